@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Set up and run bqml_magic on a fresh machine with nothing but Python 3.10+.
+
+    python3 tasks.py demo    # venv + install + sample data, then classify the sample photos
+    python3 tasks.py test    # venv + install + sample data + browser, then the whole test suite
+
+Everything goes into ./.venv; sample photos and models are built once into the user cache
+(~/.cache/bqml_magic), never into the repository.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*args: str | os.PathLike, **kwargs) -> None:
+    print("+", " ".join(map(str, args)), flush=True)
+    subprocess.run([str(a) for a in args], check=True, cwd=ROOT, **kwargs)
+
+
+def install(extra: str) -> None:
+    """Create the venv once and install the package with the given extra (idempotent)."""
+    if not PYTHON.exists():
+        run(sys.executable, "-m", "venv", VENV)
+        run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", f".[{extra}]")
+    run(PYTHON, "-m", "bqml_magic.samples", "build")
+
+
+def ensure_chromium() -> None:
+    """The browser test drives Debian's chromium; Playwright may not download its own here."""
+    if shutil.which("chromium"):
+        return
+    if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("The browser test needs Chromium: install your system's 'chromium' package.")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run("apt-get", "update", "-qq", env=env)
+    run("apt-get", "install", "-y", "-qq", "chromium", env=env)
+
+
+def demo() -> None:
+    install("all")
+    run(PYTHON, "-m", "bqml_magic.demo")
+
+
+def test(*pytest_args: str) -> None:
+    install("test")
+    ensure_chromium()
+    run(PYTHON, "-m", "pytest", *(pytest_args or ("tests", "notebooks")))
+
+
+if __name__ == "__main__":
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])

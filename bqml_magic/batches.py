@@ -1,0 +1,100 @@
+"""Evaluating lifted ML.* projections over streamed batches, on all cores.
+
+Each row's call tree (read -> decode -> resize -> ...) runs in one worker thread, so a full-size
+photo lives only inside that worker until it is resized: memory is bounded by the batch, not
+the table. simplejpeg, Pillow and numpy release the GIL, so threads use every core.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from bqml_magic.errors import BQMLError
+from bqml_magic.functions.base import RESULT_TYPES, column_values, result_array
+from bqml_magic.sql.lift import Call, FileLeaf, Island, Leaf, LiftPlan, Node
+
+Reader = Callable[[str], bytes]
+
+
+class Cancelled(BQMLError, KeyboardInterrupt):
+    """The query was interrupted (Ctrl-C / kernel interrupt)."""
+
+
+def output_schema(plan: LiftPlan, inner: pa.Schema) -> pa.Schema:
+    """The lifted statement's columns: the inner ones, placeholders typed, leaves dropped."""
+    islands = {i.placeholder: i for i in plan.islands}
+    fields = []
+    for f in inner:
+        if f.name in plan.leaf_columns:
+            continue
+        island = islands.get(f.name)
+        fields.append(pa.field(island.name, RESULT_TYPES[island.tree.function.result]) if island else f)
+    return pa.schema(fields)
+
+
+def evaluate(
+    plan: LiftPlan,
+    batches: Iterator[pa.RecordBatch],
+    pool: ThreadPoolExecutor,
+    read: Reader,
+    cancel: threading.Event,
+    schema: pa.Schema,
+) -> Iterator[pa.RecordBatch]:
+    """Inner batches in, finished batches out, in order."""
+    islands = {i.placeholder: i for i in plan.islands}
+    for batch in batches:
+        if cancel.is_set():
+            raise Cancelled("Query cancelled")
+        columns = []
+        for name in batch.schema.names:
+            if name in plan.leaf_columns:
+                continue
+            island = islands.get(name)
+            columns.append(_island_column(island, batch, pool, read) if island else batch.column(name))
+        yield pa.record_batch(columns, schema=schema)
+
+
+def _island_column(island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecutor, read: Reader) -> pa.Array:
+    leaves: dict[str, list[Any]] = {}
+    _collect(island.tree, batch, leaves)
+    uris = _uris(island.tree, leaves)
+
+    def row(i: int) -> Any:
+        return _eval(island.tree, i, leaves, read, uris[i] if uris else None)
+
+    return result_array(list(pool.map(row, range(batch.num_rows))), island.tree.function.result)
+
+
+def _collect(node: Node, batch: pa.RecordBatch, out: dict[str, list[Any]]) -> None:
+    if isinstance(node, Call):
+        for arg in node.args:
+            _collect(arg, batch, out)
+    elif isinstance(node, FileLeaf):
+        out[node.column] = batch.column(node.column).to_pylist()
+    else:
+        out[node.column] = column_values(batch.column(node.column), node.kind)
+
+
+def _uris(node: Node, leaves: dict[str, list[Any]]) -> list[Any] | None:
+    """The object each row came from, for error messages."""
+    if isinstance(node, FileLeaf):
+        return leaves[node.column]
+    if isinstance(node, Call):
+        for arg in node.args:
+            found = _uris(arg, leaves)
+            if found is not None:
+                return found
+    return None
+
+
+def _eval(node: Node, i: int, leaves: dict[str, list[Any]], read: Reader, uri: str | None) -> Any:
+    if isinstance(node, Leaf):
+        return leaves[node.column][i]
+    if isinstance(node, FileLeaf):
+        value = leaves[node.column][i]
+        return None if value is None else read(value)
+    args = [_eval(arg, i, leaves, read, uri) for arg in node.args]
+    return node.function.call(args, uri)

@@ -1,0 +1,138 @@
+"""ML.PREDICT as a stream: input batches in, the model's outputs plus every input column out.
+
+Columns are matched to the model's features by name, case-insensitively (SPEC section 5);
+the image contract (size, value range, dtype) is checked per batch with a message that says
+expected vs got and which object. Batches are cut to what the model accepts (its dynamic
+batch dimension, or 1), so memory follows the batch size, never the table.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from bqml_magic.errors import ModelError
+from bqml_magic.images import Image, from_arrow
+from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
+
+_SCALAR_TYPES = {"FLOAT64": pa.float64(), "INT64": pa.int64(), "BOOL": pa.bool_(), "STRING": pa.string()}
+
+
+def label_type(spec: TensorSpec) -> pa.DataType:
+    """BigQuery type of an output column: ARRAY<T> for tensors of more than one element."""
+    if spec.bq_type.startswith("ARRAY<"):
+        return pa.list_(_SCALAR_TYPES[spec.bq_type[6:-1]])
+    return _SCALAR_TYPES[spec.bq_type]
+
+
+def feature_columns(schema: ModelSchema, input_schema: pa.Schema, model: str) -> dict[str, str]:
+    """feature name -> input column name; a missing feature is an error naming the columns there are."""
+    by_lower = {n.lower(): n for n in input_schema.names}
+    mapping = {}
+    for feature in schema.features:
+        column = by_lower.get(feature.name.lower())
+        if column is None:
+            raise ModelError(
+                f"ML.PREDICT: model {model} needs an input column named '{feature.name}' (its feature, "
+                f"{feature.bq_type}); the input has: {', '.join(input_schema.names)}"
+            )
+        mapping[feature.name] = column
+    return mapping
+
+
+def output_schema(schema: ModelSchema, input_schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(s.name, label_type(s)) for s in schema.labels] + list(input_schema))
+
+
+def predict(
+    runtime: Runtime,
+    model: str,
+    batches: Iterator[pa.RecordBatch],
+    input_schema: pa.Schema,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The prediction stream; ``progress`` is told how many rows each batch finished."""
+    schema = runtime.schema
+    mapping = feature_columns(schema, input_schema, model)
+    out_schema = output_schema(schema, input_schema)
+    uri_column = next((n for n in input_schema.names if n.lower() == "uri"), None)
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        uris = batch.column(uri_column).to_pylist() if uri_column else [None] * batch.num_rows
+        feeds = {f.name: _feature_array(f, batch.column(mapping[f.name]), uris, model) for f in schema.features}
+        outputs = _run_chunked(runtime, feeds, batch.num_rows)
+        labels = [_label_array(s, outputs[s.name], batch.num_rows) for s in schema.labels]
+        yield pa.record_batch(labels + batch.columns, schema=out_schema)
+        if progress:
+            progress(batch.num_rows)
+
+
+def _run_chunked(runtime: Runtime, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+    step = runtime.max_batch or rows
+    parts = [runtime.run({k: v[i:i + step] for k, v in feeds.items()}) for i in range(0, rows, step)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def _label_array(spec: TensorSpec, values: np.ndarray, rows: int) -> pa.Array:
+    arrow_type = label_type(spec)
+    if pa.types.is_list(arrow_type):
+        flat = values.reshape(rows, -1)
+        offsets = np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.reshape(-1).astype(arrow_type.value_type.to_pandas_dtype())))
+    flat = values.reshape(rows)
+    if arrow_type == pa.string():
+        return pa.array([v.decode() if isinstance(v, bytes) else str(v) for v in flat], pa.string())
+    return pa.array(flat.astype(arrow_type.to_pandas_dtype()), arrow_type)
+
+
+def _feature_array(spec: TensorSpec, column: pa.Array, uris: list, model: str) -> np.ndarray:
+    if pa.types.is_struct(column.type):
+        return _image_batch(spec, from_arrow(column), uris, model)
+    if column.null_count:
+        raise ModelError(f"ML.PREDICT: feature '{spec.name}' of model {model} got NULL values")
+    if pa.types.is_list(column.type):
+        return np.asarray(column.to_pylist(), dtype=spec.dtype)
+    values = column.to_numpy(zero_copy_only=False)
+    return values.astype(spec.dtype) if spec.dtype != "object" else values.astype(object)
+
+
+def _image_batch(spec: TensorSpec, images: list[Image | None], uris: list, model: str) -> np.ndarray:
+    expected = tuple(spec.shape[1:])
+    wants_uint8 = spec.dtype == "uint8"
+    arrays = []
+    for image, uri in zip(images, uris):
+        where = f" (uri: {uri})" if uri else ""
+        if image is None:
+            raise ModelError(f"ML.PREDICT: feature '{spec.name}' got a NULL image{where}")
+        if len(expected) == 3 and any(e not in (None, -1) and e != g for e, g in zip(expected, image.shape)):
+            want = "x".join("?" if e in (None, -1) else str(e) for e in expected)
+            raise ModelError(
+                f"ML.PREDICT: model {model} expects '{spec.name}' images of {want} (HxWxC), got "
+                f"{'x'.join(map(str, image.shape))}{where}; resize with ML.RESIZE_IMAGE(image, H, W, FALSE)"
+            )
+        arrays.append(_image_values(image, spec, wants_uint8, model, where))
+    return np.stack(arrays)
+
+
+def _image_values(image: Image, spec: TensorSpec, wants_uint8: bool, model: str, where: str) -> np.ndarray:
+    if wants_uint8:
+        if image.is_float:
+            raise ModelError(
+                f"ML.PREDICT: model {model} expects uint8 values in [0, 255] for '{spec.name}', got FLOAT64 "
+                f"values{where}; convert with ML.CONVERT_IMAGE_TYPE(image)"
+            )
+        return image.pixels.astype(np.uint8)
+    if not image.is_float:
+        raise ModelError(
+            f"ML.PREDICT: model {model} expects float values in [0, 1] for '{spec.name}', got INT64 values{where}"
+        )
+    pixels = image.as_float32()
+    if image.pixels.dtype != np.uint8:
+        low, high = float(pixels.min()), float(pixels.max())
+        if low < 0.0 or high > 1.0:
+            raise ModelError(
+                f"ML.PREDICT: model {model} expects '{spec.name}' values in [0, 1], got [{low:.4g}, {high:.4g}]{where}"
+            )
+    return pixels.astype(spec.dtype, copy=False)

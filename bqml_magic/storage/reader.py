@@ -1,0 +1,34 @@
+"""Reading objects' bytes, the ``data`` pseudocolumn and model files."""
+from __future__ import annotations
+
+from bqml_magic.errors import StorageError
+from bqml_magic.storage.uris import BucketMap, Location, check_confined
+
+
+def read_bytes(location: Location, limit: int | None = None) -> bytes:
+    """All bytes of one object; ``limit`` refuses bigger files before reading them."""
+    try:
+        if location.is_local:
+            check_confined(location)
+            with open(location.path, "rb") as fh:
+                if limit is not None:
+                    data = fh.read(limit + 1)
+                    if len(data) > limit:
+                        raise StorageError(f"{location.uri} is larger than {limit:,} bytes")
+                    return data
+                return fh.read()
+        import fsspec
+
+        with fsspec.open(location.path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError as exc:
+        raise StorageError(f"Object {location.uri} does not exist (looked at {location.path})") from exc
+    except IsADirectoryError as exc:
+        raise StorageError(f"Object {location.uri} is a folder, not a file") from exc
+    except PermissionError as exc:
+        raise StorageError(f"Object {location.uri} cannot be read: permission denied") from exc
+
+
+def read_uri(buckets: BucketMap, uri: str) -> bytes:
+    """Bytes behind a URI as a user wrote it, through the bucket mapping."""
+    return read_bytes(buckets.resolve(uri))

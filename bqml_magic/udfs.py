@@ -1,0 +1,82 @@
+"""The Python functions DuckDB calls: object bytes, lazy md5, and the ML.* fallbacks.
+
+Registered once per database (cursors share them). All are Arrow-vectorised and fan their
+rows out over the engine's thread pool.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import duckdb
+import pyarrow as pa
+
+from bqml_magic.functions import REGISTRY, MLFunction
+from bqml_magic.functions.base import DUCKDB_TYPES, RESULT_TYPES, column_values, result_array
+
+Reader = Callable[[str], bytes]
+
+
+class Md5Cache:
+    """base64(MD5) per (uri, generation): an object version's digest never changes."""
+
+    def __init__(self) -> None:
+        self._digests: dict[tuple[str, int], str] = {}
+
+    def digest(self, read: Reader, uri: str, generation: int) -> str:
+        key = (uri, generation)
+        if key not in self._digests:
+            self._digests[key] = base64.b64encode(hashlib.md5(read(uri)).digest()).decode("ascii")
+        return self._digests[key]
+
+
+def register(con: duckdb.DuckDBPyConnection, read: Reader, pool: ThreadPoolExecutor, md5: Md5Cache) -> None:
+    """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on ``con``."""
+
+    def read_column(uris: pa.Array) -> pa.Array:
+        values = uris.to_pylist()
+        return pa.array(list(pool.map(lambda u: None if u is None else read(u), values)), pa.binary())
+
+    def md5_column(uris: pa.Array, generations: pa.Array) -> pa.Array:
+        pairs = list(zip(uris.to_pylist(), generations.to_pylist()))
+        return pa.array(list(pool.map(lambda p: None if p[0] is None else md5.digest(read, *p), pairs)), pa.string())
+
+    con.create_function("bqml_read", read_column, ["VARCHAR"], "BLOB", type="arrow", side_effects=False)
+    con.create_function("bqml_md5", md5_column, ["VARCHAR", "BIGINT"], "VARCHAR", type="arrow", side_effects=False)
+    for function in REGISTRY.values():
+        _register_ml(con, function, pool)
+
+
+def _register_ml(con: duckdb.DuckDBPyConnection, function: MLFunction, pool: ThreadPoolExecutor) -> None:
+    def udf(*columns: pa.Array) -> pa.Array:
+        rows = list(zip(*(column_values(c, k) for c, k in zip(columns, function.arg_kinds))))
+        return result_array(list(pool.map(function.call, rows)), function.result)
+
+    result_type: Any = _duckdb_type(RESULT_TYPES[function.result])
+    params = [DUCKDB_TYPES[k] for k in function.arg_kinds]
+    con.create_function(function.udf_name, _with_arity(udf, len(params)), params, result_type,
+                        type="arrow", side_effects=False)
+    if function.required is not None and function.required < len(params):
+        # DuckDB has no optional UDF arguments: register the short form under its own name.
+        short = params[: function.required]
+        con.create_function(f"{function.udf_name}_{function.required}", _with_arity(udf, len(short)), short,
+                            result_type, type="arrow", side_effects=False)
+
+
+def _with_arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """DuckDB counts a UDF's parameters from its signature; give a variadic one a fixed count."""
+
+    def wrapper(*args: Any) -> Any:
+        return fn(*args)
+
+    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(count)]
+    )
+    return wrapper
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    return "DOUBLE" if arrow_type == pa.float64() else DUCKDB_TYPES["image"]

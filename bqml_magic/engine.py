@@ -70,7 +70,7 @@ class Engine:
             self._con = duckdb.connect(database)
         except duckdb.Error as exc:
             raise StorageError(f"Cannot open workspace {self.workspace}: {exc} (is another process using it?)") from exc
-        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET TimeZone = 'UTC'").fetchall()
         self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml")
         self._md5 = udfs.Md5Cache()
         udfs.register(self._con, self._read_object, self._pool, self._md5)

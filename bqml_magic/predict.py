@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from bqml_magic.errors import ModelError
-from bqml_magic.images import Image, from_arrow
+from bqml_magic.images.image import Image, from_arrow
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
 
 _SCALAR_TYPES = {"FLOAT64": pa.float64(), "INT64": pa.int64(), "BOOL": pa.bool_(), "STRING": pa.string()}

@@ -137,7 +137,7 @@ class QueryRunner:
         """Run translated DDL / DML to completion."""
         self._check_params(params, statement)
         try:
-            cur.execute(sql, self._used_params(params, statement) or None)
+            cur.execute(sql, self._used_params(params, statement) or None).fetchall()
         except duckdb.Error as exc:
             raise self.translate_error(exc, statement) from exc
 
@@ -192,7 +192,7 @@ class QueryRunner:
         relational = plan.inner if plan else counted
         translate.rewrite_ml_calls(relational)
         sql = f"SELECT COUNT(*) FROM ({translate.to_duckdb(relational)})"
-        return self.execute(self.cursor(), sql, params, relational).fetchone()[0]
+        return self.execute(self.cursor(), sql, params, relational).fetchall()[0][0]
 
     def close(self) -> None:
         for cur in self.cursors:

@@ -160,9 +160,10 @@ def dml(runner: QueryRunner, statement: exp.Expression, params: dict[str, Any], 
 
 
 def call(runner: QueryRunner, statement: exp.Command, params: dict[str, Any], progress: Progress) -> StatementResult:
-    match = re.fullmatch(r"\s*BQ\.REFRESH_EXTERNAL_METADATA_CACHE\s*\(\s*'([^']+)'\s*\)\s*", str(statement.expression), re.I)
+    text = statement.expression.name
+    match = re.fullmatch(r"\s*BQ\.REFRESH_EXTERNAL_METADATA_CACHE\s*\(\s*'([^']+)'\s*\)\s*", text, re.I)
     if not match:
-        raise SQLError(f"Procedure not supported here: {statement.expression}; supported: BQ.REFRESH_EXTERNAL_METADATA_CACHE('dataset.table')")
+        raise SQLError(f"Procedure not supported here: {text}; supported: BQ.REFRESH_EXTERNAL_METADATA_CACHE('dataset.table')")
     name = object_name(exp.to_table(match[1], dialect="bigquery"))
     runner.catalog.ensure_fresh(name, force=True)
     return StatementResult("CALL", str(name))

@@ -35,6 +35,16 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.models (
 """
 
 
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Execute and consume the result: DuckDB keeps a connection busy until a result is read."""
+    return con.execute(sql, params).fetchall()
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    rows = run(con, sql, params)
+    return rows[0] if rows else None
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """All or nothing: DuckDB DDL is transactional, so a failed replace changes nothing."""
@@ -53,7 +63,7 @@ class Catalog:
     def __init__(self, con: duckdb.DuckDBPyConnection, buckets: BucketMap):
         self.con = con
         self.buckets = buckets
-        con.execute(_BOOTSTRAP)
+        run(con, _BOOTSTRAP)
 
     # -- datasets -------------------------------------------------------------------------
     def datasets(self) -> list[str]:
@@ -74,7 +84,7 @@ class Catalog:
             if if_not_exists:
                 return
             raise AlreadyExistsError(f"Already Exists: Dataset {dataset}")
-        self.con.execute(f'CREATE SCHEMA "{dataset}"')
+        run(self.con, f'CREATE SCHEMA "{dataset}"')
 
     def drop_dataset(self, dataset: str, if_exists: bool, cascade: bool) -> list[str]:
         """Drop a dataset; returns the model folders to delete once the drop committed."""
@@ -90,10 +100,10 @@ class Catalog:
             for (cache,) in self.con.execute(
                 f"SELECT cache_table FROM {SCHEMA}.object_tables WHERE lower(dataset) = lower(?)", [dataset]
             ).fetchall():
-                self.con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{cache}")
-            self.con.execute(f"DELETE FROM {SCHEMA}.object_tables WHERE lower(dataset) = lower(?)", [dataset])
-            self.con.execute(f"DELETE FROM {SCHEMA}.models WHERE lower(dataset) = lower(?)", [dataset])
-            self.con.execute(f'DROP SCHEMA "{dataset}" CASCADE')
+                run(self.con, f"DROP TABLE IF EXISTS {SCHEMA}.{cache}")
+            run(self.con, f"DELETE FROM {SCHEMA}.object_tables WHERE lower(dataset) = lower(?)", [dataset])
+            run(self.con, f"DELETE FROM {SCHEMA}.models WHERE lower(dataset) = lower(?)", [dataset])
+            run(self.con, f'DROP SCHEMA "{dataset}" CASCADE')
         return folders
 
     def _models_in(self, dataset: str) -> list[tuple[str]]:
@@ -110,10 +120,11 @@ class Catalog:
         """'OBJECT_TABLE', 'TABLE', 'VIEW', 'MODEL' or None."""
         if self.object_table(name) is not None:
             return "OBJECT_TABLE"
-        row = self.con.execute(
+        row = first_row(
+            self.con,
             "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = ? AND lower(table_name) = ?",
             list(name.key),
-        ).fetchone()
+        )
         if row:
             return "VIEW" if row[0] == "VIEW" else "TABLE"
         if self.model_row(name) is not None:
@@ -162,19 +173,20 @@ class Catalog:
         table = f'"{name.dataset}"."{name.name}"'
         if kind == "OBJECT_TABLE":
             ot = self.object_table(name)
-            self.con.execute(f"DROP VIEW {table}")
-            self.con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{ot.cache_table}")
-            self.con.execute(f"DELETE FROM {SCHEMA}.object_tables WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key))
+            run(self.con, f"DROP VIEW {table}")
+            run(self.con, f"DROP TABLE IF EXISTS {SCHEMA}.{ot.cache_table}")
+            run(self.con, f"DELETE FROM {SCHEMA}.object_tables WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key))
         else:
-            self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {table}")
+            run(self.con, f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {table}")
 
     # -- object tables --------------------------------------------------------------------
     def object_table(self, name: Name) -> ObjectTable | None:
-        row = self.con.execute(
+        row = first_row(
+            self.con,
             f"SELECT dataset, name, uris, connection, staleness_seconds, cache_mode, cache_table "
             f"FROM {SCHEMA}.object_tables WHERE lower(dataset) = ? AND lower(name) = ?",
             list(name.key),
-        ).fetchone()
+        )
         if row is None:
             return None
         return ObjectTable(Name(row[0], row[1]), list(row[2]), row[3], timedelta(seconds=row[4]), row[5], row[6])
@@ -191,12 +203,12 @@ class Catalog:
             if exists:
                 self.drop_relation_in_transaction(table.name, "OBJECT_TABLE")
             refresh(self.con, table, self.buckets)
-            self.con.execute(
+            run(self.con, 
                 f"INSERT INTO {SCHEMA}.object_tables VALUES (?, ?, ?, ?, ?, ?, ?, now())",
                 [table.name.dataset, table.name.name, table.uris, table.connection,
                  table.staleness.total_seconds(), table.cache_mode, table.cache_table],
             )
-            self.con.execute(f'CREATE VIEW "{table.name.dataset}"."{table.name.name}" AS {table.view_sql()}')
+            run(self.con, f'CREATE VIEW "{table.name.dataset}"."{table.name.name}" AS {table.view_sql()}')
 
     def ensure_fresh(self, name: Name, force: bool = False) -> None:
         """Re-list an object table when BigQuery's cache rules say its metadata is stale."""
@@ -205,13 +217,13 @@ class Catalog:
             if force:
                 raise NotFoundError(f"Not found: object table {name}")
             return
-        (refreshed,) = self.con.execute(
+        [(refreshed,)] = self.con.execute(
             f"SELECT refreshed FROM {SCHEMA}.object_tables WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key)
-        ).fetchone()
+        ).fetchall()
         if force or needs_refresh(table, refreshed):
             with transaction(self.con):
                 refresh(self.con, table, self.buckets)
-                self.con.execute(
+                run(self.con, 
                     f"UPDATE {SCHEMA}.object_tables SET refreshed = now() WHERE lower(dataset) = ? AND lower(name) = ?",
                     list(name.key),
                 )
@@ -221,22 +233,20 @@ class Catalog:
         cur = self.con.execute(
             f"SELECT * FROM {SCHEMA}.models WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key)
         )
-        row = cur.fetchone()
-        if row is None:
-            return None
-        return dict(zip([d[0] for d in cur.description], row))
+        rows = cur.fetchall()
+        return dict(zip([d[0] for d in cur.description], rows[0])) if rows else None
 
     def put_model(self, name: Name, model_type: str, model_path: str, folder: str, size: int,
                   schema: dict[str, Any], options: dict[str, Any], created: datetime) -> None:
-        self.con.execute(f"DELETE FROM {SCHEMA}.models WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key))
-        self.con.execute(
+        run(self.con, f"DELETE FROM {SCHEMA}.models WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key))
+        run(self.con, 
             f"INSERT INTO {SCHEMA}.models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [name.dataset, name.name, model_type, model_path, folder, size, json.dumps(schema),
              json.dumps(options, default=str), created],
         )
 
     def delete_model(self, name: Name) -> None:
-        self.con.execute(f"DELETE FROM {SCHEMA}.models WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key))
+        run(self.con, f"DELETE FROM {SCHEMA}.models WHERE lower(dataset) = ? AND lower(name) = ?", list(name.key))
 
     def models(self, dataset: str) -> list[str]:
         return sorted(n for n, in self._models_in(dataset))

@@ -135,7 +135,7 @@ def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketM
 
     con.register("__bqml_listing", pa.RecordBatchReader.from_batches(OBJECT_SCHEMA, batches()))
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.{table.cache_table} AS SELECT * FROM __bqml_listing")
+        con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.{table.cache_table} AS SELECT * FROM __bqml_listing").fetchall()
     except duckdb.Error:
         if failures:
             raise failures[0] from None

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from bqml_magic.errors import BQMLError, SQLError
-from bqml_magic.images import Image, from_arrow, to_arrow
+from bqml_magic.images.image import Image, from_arrow, to_arrow
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE
 
 # argument kinds -> DuckDB parameter type for the UDF form

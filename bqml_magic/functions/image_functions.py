@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from bqml_magic import images
-from bqml_magic.functions.base import MLFunction
+from bqml_magic.functions.base import MLFunction, image_arg
 
-DECODE_IMAGE = MLFunction("ML.DECODE_IMAGE", ("bytes",), "image", images.decode_image)
+DECODE_IMAGE = MLFunction("ML.DECODE_IMAGE", ("bytes",), "image", lambda data: images.decode_image(data))
 RESIZE_IMAGE = MLFunction(
     "ML.RESIZE_IMAGE", ("image", "int", "int", "bool"), "image",
-    lambda img, h, w, keep: images.resize_image(img, int(h), int(w), bool(keep)),
+    lambda img, h, w, keep: images.resize_image(image_arg(img), int(h), int(w), bool(keep)),
 )
-CONVERT_COLOR_SPACE = MLFunction("ML.CONVERT_COLOR_SPACE", ("image", "string"), "image", images.convert_color_space)
-CONVERT_IMAGE_TYPE = MLFunction("ML.CONVERT_IMAGE_TYPE", ("image",), "image", images.convert_image_type)
+CONVERT_COLOR_SPACE = MLFunction(
+    "ML.CONVERT_COLOR_SPACE", ("image", "string"), "image",
+    lambda img, target: images.convert_color_space(image_arg(img), target),
+)
+CONVERT_IMAGE_TYPE = MLFunction(
+    "ML.CONVERT_IMAGE_TYPE", ("image",), "image", lambda img: images.convert_image_type(image_arg(img))
+)

@@ -32,10 +32,11 @@ class Name:
 
 
 def position(node: exp.Expression) -> tuple[int | None, int | None]:
-    """Line and column of a node's first identifier, for error messages."""
+    """Line and (1-based, first character) column of a node's first identifier."""
     for ident in node.find_all(exp.Identifier):
         if "line" in ident.meta:
-            return ident.meta["line"], ident.meta["col"]
+            width = ident.meta["end"] - ident.meta["start"] + 1
+            return ident.meta["line"], ident.meta["col"] - width + 1
     return None, None
 
 

@@ -47,10 +47,10 @@ def parse_script(sql: str) -> list[exp.Expression | CreateExternalTable]:
         statements = sqlglot.parse(sql, read=DIALECT)
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
+        token = first.get("highlight", "")
+        column = first["col"] - len(token) + 1 if first.get("col") else None  # sqlglot gives the token's end
         raise SQLError(
-            f"Syntax error: {first.get('description', str(exc))} near {first.get('highlight', '')!r}",
-            first.get("line"),
-            first.get("col"),
+            f"Syntax error: {first.get('description', str(exc))} near {token!r}", first.get("line"), column
         ) from exc
     except TokenError as exc:
         raise SQLError(f"Syntax error: {exc}") from exc

@@ -89,7 +89,8 @@ def rewrite_data_pseudocolumn(statement: exp.Expression, object_tables: dict[str
             else:
                 continue
             uri = exp.column("uri", table=exp.to_identifier(alias))
-            column.replace(exp.Anonymous(this=READ_UDF, expressions=[uri]))
+            read = exp.Anonymous(this=READ_UDF, expressions=[uri])
+            column.replace(exp.alias_(read, column.name) if isinstance(column.parent, exp.Select) else read)
 
 
 def fix_unnest_offsets(statement: exp.Expression) -> None:

@@ -1,0 +1,118 @@
+"""Defaults for the ``%%bqml`` magic, kept in one module singleton: ``bqml_magic.context``.
+
+Like ``%%bigquery``'s ``context``: set a value once in a notebook and every later cell uses
+it; a cell's own flags (``--progress_bar_type``, ``--workspace``, ``--bucket``) override or
+update it. Importing this module imports nothing heavy: the engine (DuckDB, sqlglot) is
+created on the first query, not at ``%load_ext``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bqml_magic.engine import Engine
+
+
+@dataclass
+class Context:
+    """Settings shared by every ``%%bqml`` cell of a session."""
+
+    workspace: str | os.PathLike | None = ".bqml"
+    """Folder that holds the catalog (datasets, tables, models) and frozen model copies.
+
+    Like a BigQuery project, what a notebook creates is still there after a kernel restart.
+    Relative paths are resolved against the current directory when the engine starts.
+    ``None`` keeps everything in memory, gone with the kernel. Only one process can use a
+    workspace at a time.
+
+    Example::
+
+        bqml_magic.context.workspace = "/tmp/bqml_demo"   # or: %bqml workspace /tmp/bqml_demo
+    """
+
+    buckets: dict[str, str] = field(default_factory=dict)
+    """Local folder behind each ``gs://`` bucket, so the same SQL runs here and in BigQuery.
+
+    Prefer :meth:`mount`, which also updates a running engine.
+
+    Example::
+
+        bqml_magic.context.mount("my_bucket", "/data/photos")   # or: %bqml mount my_bucket=/data/photos
+        # gs://my_bucket/cats/1.jpg now reads /data/photos/cats/1.jpg
+    """
+
+    progress_bar_type: str | None = "tqdm_notebook"
+    """Progress bar for long image work and ``ML.PREDICT``, as in ``%%bigquery``.
+
+    ``'tqdm'`` (text), ``'tqdm_notebook'`` (a widget; outside a Jupyter kernel it falls back
+    to ``'tqdm'``), ``'tqdm_gui'``, or ``None`` for no bar. A cell's ``--progress_bar_type``
+    overrides it.
+
+    Example::
+
+        bqml_magic.context.progress_bar_type = None
+    """
+
+    max_rows: int = 50
+    """Rows a result shows; the cell says how many more there are. The DataFrame stored in
+    ``destination_var`` always holds every row.
+
+    Example::
+
+        bqml_magic.context.max_rows = 10
+    """
+
+    thumbnail_px: int = 96
+    """Longest side, in pixels, of the image previews in results.
+
+    Example::
+
+        bqml_magic.context.thumbnail_px = 160
+    """
+
+    array_items: int = 5
+    """Items an array cell shows before it is shortened: ``[0.01, 0.02, … 1001 items]``.
+
+    Example::
+
+        bqml_magic.context.array_items = 3
+    """
+
+    _engine: Engine | None = field(default=None, init=False, repr=False, compare=False)
+    _engine_workspace: Path | None = field(default=None, init=False, repr=False, compare=False)
+
+    def mount(self, bucket: str, folder: str | os.PathLike) -> None:
+        """Map ``gs://bucket/...`` to ``folder``, for this session's engine and later ones."""
+        if self._engine is not None:
+            self._engine.mount(bucket, folder)  # checks the folder before we keep it
+        self.buckets[bucket] = str(folder)
+
+    def engine(self) -> Engine:
+        """The session's engine, created on first use and again when ``workspace`` changes.
+
+        The previous engine is closed, which releases its workspace for other processes.
+        """
+        from bqml_magic.engine import Engine
+
+        workspace = None if self.workspace is None else Path(self.workspace).expanduser().resolve()
+        if self._engine is None or workspace != self._engine_workspace:
+            self.close()
+            self._engine = Engine(workspace=workspace, buckets=self.buckets)
+            self._engine_workspace = workspace
+        else:
+            for bucket, folder in self.buckets.items():  # assignments to .buckets, not mount()
+                self._engine.mount(bucket, folder)
+        return self._engine
+
+    def close(self) -> None:
+        """Close the session's engine (the next query starts a new one)."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+            self._engine_workspace = None
+
+
+context = Context()

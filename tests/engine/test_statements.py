@@ -1,0 +1,140 @@
+"""Statements of SPEC section 1, BigQuery's naming rules, and standard SQL over object tables."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from bqml_magic import BQMLError, Engine
+from bqml_magic.errors import AlreadyExistsError, NotFoundError, SQLError
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["my_dataset.object_table", "`my_dataset.object_table`", "`my-project.my_dataset.object_table`",
+     "`my-project.my_dataset`.object_table", "my-project.my_dataset.object_table", "MY_DATASET.Object_Table"],
+)
+def test_name_forms(engine: Engine, name):
+    assert engine.query(f"SELECT COUNT(*) AS n FROM {name}").n[0] == 3
+
+
+def test_schema_lifecycle(engine: Engine):
+    engine.query("CREATE SCHEMA IF NOT EXISTS my_dataset")  # no-op
+    with pytest.raises(AlreadyExistsError):
+        engine.query("CREATE SCHEMA my_dataset")
+    engine.query("CREATE SCHEMA `my-project.other`; CREATE TABLE other.t AS (SELECT 1 AS x)")
+    with pytest.raises(SQLError, match="not empty"):
+        engine.query("DROP SCHEMA other")
+    engine.query("DROP SCHEMA other CASCADE; DROP SCHEMA IF EXISTS other")
+    with pytest.raises(NotFoundError, match="Dataset other"):
+        engine.query("SELECT * FROM other.t")
+
+
+def test_table_lifecycle(engine: Engine):
+    engine.query("CREATE TABLE my_dataset.t (id INT64, label STRING)")
+    engine.query("INSERT INTO my_dataset.t (id, label) VALUES (1, 'one'), (2, 'two')")
+    with pytest.raises(AlreadyExistsError):
+        engine.query("CREATE TABLE my_dataset.t AS (SELECT 1 AS id)")
+    engine.query("CREATE TABLE IF NOT EXISTS my_dataset.t AS (SELECT 99 AS id)")  # does nothing
+    assert engine.query("SELECT COUNT(*) AS n FROM my_dataset.t").n[0] == 2
+    engine.query("CREATE OR REPLACE TABLE my_dataset.t AS (SELECT 7 AS id)")
+    assert engine.query("SELECT id FROM my_dataset.t").id.tolist() == [7]
+    with pytest.raises(SQLError, match="cannot be used together"):
+        engine.query("CREATE OR REPLACE TABLE IF NOT EXISTS my_dataset.t AS (SELECT 1 AS id)")
+    engine.query("DROP TABLE my_dataset.t; DROP TABLE IF EXISTS my_dataset.t")
+    with pytest.raises(NotFoundError):
+        engine.query("DROP TABLE my_dataset.t")
+
+
+def test_failed_replace_keeps_the_old_table(engine: Engine):
+    engine.query("CREATE TABLE my_dataset.t AS (SELECT 1 AS id)")
+    with pytest.raises(BQMLError):
+        engine.query("CREATE OR REPLACE TABLE my_dataset.t AS (SELECT no_such_column FROM my_dataset.object_table)")
+    assert engine.query("SELECT id FROM my_dataset.t").id.tolist() == [1]
+
+
+def test_drop_external_table(engine: Engine):
+    engine.query("DROP EXTERNAL TABLE my_dataset.object_table")
+    assert engine.table_kind("my_dataset.object_table") is None
+
+
+def test_joins_aggregates_ctes_windows(engine: Engine):
+    df = engine.query(
+        """
+        CREATE TABLE my_dataset.labels AS (
+          SELECT 'image/jpeg' AS content_type, 'photo' AS kind UNION ALL SELECT 'image/png', 'drawing');
+        WITH sized AS (
+          SELECT o.uri, o.size, l.kind FROM my_dataset.object_table AS o
+          JOIN my_dataset.labels AS l USING (content_type))
+        SELECT kind, COUNT(*) AS n, SUM(size) AS bytes,
+               ROW_NUMBER() OVER (ORDER BY kind) AS rank
+        FROM sized GROUP BY kind ORDER BY kind"""
+    )
+    assert df.kind.tolist() == ["drawing", "photo"] and df.n.tolist() == [1, 1] and df["rank"].tolist() == [1, 2]
+
+
+def test_unnest_with_offset_counts_from_zero(engine: Engine):
+    df = engine.query(
+        "SELECT x, off FROM UNNEST(['a', 'b', 'c']) AS x WITH OFFSET AS off ORDER BY off"
+    )
+    assert df.to_dict("list") == {"x": ["a", "b", "c"], "off": [0, 1, 2]}
+    top = engine.query(
+        """SELECT t.name, off FROM (SELECT 'v' AS name, [0.1, 0.7, 0.2] AS scores) AS t,
+           UNNEST(t.scores) AS s WITH OFFSET off ORDER BY s DESC LIMIT 1"""
+    )
+    assert top.off.tolist() == [1]
+
+
+def test_parameters_and_bigquery_column_names(engine: Engine):
+    df = engine.query("SELECT @n + 1, 'x' AS named, UPPER(@s)", params={"n": 41, "s": "a"})
+    assert list(df.columns) == ["f0_", "named", "f1_"]
+    assert df.iloc[0].tolist() == [42, "x", "A"]
+    with pytest.raises(SQLError, match="@missing"):
+        engine.query("SELECT @missing")
+
+
+def test_results_look_like_bigquery_dataframes(engine: Engine):
+    df = engine.query("SELECT 1 AS i, CAST(NULL AS INT64) AS n, TRUE AS b, [1.5, 2.5] AS a, STRUCT(1 AS x) AS s")
+    assert str(df.i.dtype) == "Int64" and pd.isna(df.n[0]) and str(df.b.dtype) == "boolean"
+    assert df.a[0].tolist() == [1.5, 2.5] and df.s[0] == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "message"),
+    [
+        ("SELEC 1", SQLError, r"Syntax error.*'1'.*\[at 1:7\]"),
+        ("SELECT 1;\nSELECT uri FROM my_dataset.object_table WHERE", SQLError, r"\[at 2:"),
+        ("SELECT * FROM my_dataset.nope", NotFoundError, "tables in my_dataset: object_table"),
+        ("SELECT * FROM other.t", NotFoundError, "Dataset other"),
+        ("SELECT * FROM object_table", SQLError, "qualified with a dataset"),
+        ("SELECT urii FROM my_dataset.object_table", NotFoundError, r"(?s)urii.*Candidate bindings.*uri.*\[at 1:8\]"),
+        ("SELECT uri FROM my_dataset.object_table WHERE uri = 1 + 'a'", BQMLError, ""),
+        ("SELECT ML.DECODE_IMAGE(data) 480 FROM my_dataset.object_table", SQLError, r"480.*\[at 1:30\]"),
+        ("SELECT ML.NOPE(1)", SQLError, "Function not found: ML.NOPE"),
+        ("SELECT ML.RESIZE_IMAGE(1)", SQLError, "takes 4 arguments"),
+        ("", SQLError, "empty"),
+    ],
+)
+def test_errors_say_what_and_where(engine: Engine, sql, error, message):
+    with pytest.raises(error, match=message):
+        engine.query(sql)
+
+
+def test_workspace_persists_across_processes(photos, tmp_path):
+    workspace = tmp_path / "ws"
+    script = textwrap.dedent(
+        f"""
+        from bqml_magic import Engine
+        eng = Engine(workspace={str(workspace)!r}, buckets={{"my_bucket": {str(photos)!r}}})
+        if {{}}.get("second") is None and eng.table_kind("d.objects") is None:
+            eng.query("CREATE SCHEMA d; CREATE EXTERNAL TABLE d.objects OPTIONS(object_metadata='SIMPLE', uris=['gs://my_bucket/*']);"
+                      "CREATE TABLE d.t AS (SELECT uri FROM d.objects)")
+        print(eng.query("SELECT COUNT(*) AS n FROM d.t").n[0], eng.query("SELECT COUNT(*) AS n FROM d.objects").n[0])
+        """
+    )
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert first.stdout.split() == second.stdout.split() == ["3", "3"]

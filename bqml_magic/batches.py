@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 
 from bqml_magic.errors import BQMLError
-from bqml_magic.functions.base import RESULT_TYPES, column_values, result_array
+from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values, result_array
+from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
 from bqml_magic.sql.lift import Call, FileLeaf, Island, Leaf, LiftPlan, Node
 
 Reader = Callable[[str], bytes]
@@ -31,8 +32,19 @@ def output_schema(plan: LiftPlan, inner: pa.Schema) -> pa.Schema:
         if f.name in plan.leaf_columns:
             continue
         island = islands.get(f.name)
-        fields.append(pa.field(island.name, RESULT_TYPES[island.tree.function.result]) if island else f)
+        fields.append(pa.field(island.name, result_type(island.tree, inner)) if island else f)
     return pa.schema(fields)
+
+
+def result_type(node: Node, inner: pa.Schema) -> pa.DataType:
+    """A call's Arrow type; RESIZE keeps its image's element type (INT64 stays INT64)."""
+    if isinstance(node, Leaf):
+        return inner.field(node.column).type
+    if node.function.result != SAME_AS_INPUT:
+        return RESULT_TYPES[node.function.result]
+    source = result_type(node.args[0], inner) if not isinstance(node.args[0], FileLeaf) else FLOAT_IMAGE_TYPE
+    values = source.field("values").type.value_type if pa.types.is_struct(source) else pa.float64()
+    return INT_IMAGE_TYPE if pa.types.is_integer(values) else FLOAT_IMAGE_TYPE
 
 
 def evaluate(
@@ -53,11 +65,15 @@ def evaluate(
             if name in plan.leaf_columns:
                 continue
             island = islands.get(name)
-            columns.append(_island_column(island, batch, pool, read) if island else batch.column(name))
+            if island is None:
+                columns.append(batch.column(name))
+            else:
+                columns.append(_island_column(island, batch, pool, read, schema.field(island.name).type))
         yield pa.record_batch(columns, schema=schema)
 
 
-def _island_column(island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecutor, read: Reader) -> pa.Array:
+def _island_column(island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecutor, read: Reader,
+                   arrow_type: pa.DataType) -> pa.Array:
     leaves: dict[str, list[Any]] = {}
     _collect(island.tree, batch, leaves)
     uris = _uris(island.tree, leaves)
@@ -65,7 +81,7 @@ def _island_column(island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecut
     def row(i: int) -> Any:
         return _eval(island.tree, i, leaves, read, uris[i] if uris else None)
 
-    return result_array(list(pool.map(row, range(batch.num_rows))), island.tree.function.result)
+    return result_array(list(pool.map(row, range(batch.num_rows))), arrow_type)
 
 
 def _collect(node: Node, batch: pa.RecordBatch, out: dict[str, list[Any]]) -> None:

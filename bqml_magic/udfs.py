@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from bqml_magic.functions import REGISTRY, MLFunction
 from bqml_magic.functions.base import DUCKDB_TYPES, RESULT_TYPES, column_values, result_array
+from bqml_magic.images.image import FLOAT_IMAGE_TYPE
 
 Reader = Callable[[str], bytes]
 
@@ -51,11 +52,14 @@ def register(con: duckdb.DuckDBPyConnection, read: Reader, pool: ThreadPoolExecu
 
 
 def _register_ml(con: duckdb.DuckDBPyConnection, function: MLFunction, pool: ThreadPoolExecutor) -> None:
+    # DuckDB UDFs have one signature: images arrive as FLOAT64 (INT64 ones are cast by DuckDB).
+    arrow_result = RESULT_TYPES.get(function.result, FLOAT_IMAGE_TYPE)
+
     def udf(*columns: pa.Array) -> pa.Array:
         rows = list(zip(*(column_values(c, k) for c, k in zip(columns, function.arg_kinds))))
-        return result_array(list(pool.map(function.call, rows)), function.result)
+        return result_array(list(pool.map(function.call, rows)), arrow_result)
 
-    result_type: Any = _duckdb_type(RESULT_TYPES[function.result])
+    result_type: Any = _duckdb_type(arrow_result)
     params = [DUCKDB_TYPES[k] for k in function.arg_kinds]
     con.create_function(function.udf_name, _with_arity(udf, len(params)), params, result_type,
                         type="arrow", side_effects=False)
@@ -79,4 +83,6 @@ def _with_arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:
-    return "DOUBLE" if arrow_type == pa.float64() else DUCKDB_TYPES["image"]
+    if arrow_type == pa.float64():
+        return "DOUBLE"
+    return DUCKDB_TYPES["image"] if arrow_type == FLOAT_IMAGE_TYPE else DUCKDB_TYPES["image"].replace("DOUBLE", "BIGINT")

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.images.image import Image, from_arrow, to_arrow
-from bqml_magic.images.image import FLOAT_IMAGE_TYPE
+from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
 
 # argument kinds -> DuckDB parameter type for the UDF form
 DUCKDB_TYPES = {
@@ -25,7 +25,8 @@ DUCKDB_TYPES = {
     "string": "VARCHAR",
     "array": "DOUBLE[]",
 }
-RESULT_TYPES = {"image": FLOAT_IMAGE_TYPE, "float": pa.float64()}
+RESULT_TYPES = {"image": FLOAT_IMAGE_TYPE, "int_image": INT_IMAGE_TYPE, "float": pa.float64()}
+SAME_AS_INPUT = "same_image"  # result kind of functions that keep their image's element type
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class MLFunction:
 def column_values(array: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
     """An Arrow column as per-row Python values of an argument kind."""
     if kind == "image":
+        values = array.type.field("values").type.value_type if pa.types.is_struct(array.type) else None
+        if values is not None and not (pa.types.is_integer(values) or pa.types.is_floating(values)):
+            array = array.cast(FLOAT_IMAGE_TYPE)  # SQL literals arrive as DECIMAL
         return from_arrow(array)
     if kind == "array":
         return [None if v is None else _array_value(v) for v in array.to_pylist()]
@@ -74,11 +78,11 @@ def _array_value(value: list[Any]) -> Any:
     return np.asarray(value, dtype=np.float64)
 
 
-def result_array(values: Sequence[Any], kind: str) -> pa.Array:
-    """Per-row results back to one Arrow column."""
-    if kind == "image":
-        return to_arrow(list(values))
-    return pa.array([None if v is None else float(v) for v in values], type=RESULT_TYPES[kind])
+def result_array(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
+    """Per-row results back to one Arrow column of the declared type."""
+    if pa.types.is_struct(arrow_type):
+        return to_arrow(list(values)).cast(arrow_type)
+    return pa.array([None if v is None else float(v) for v in values], type=arrow_type)
 
 
 def image_arg(value: Any) -> Image:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from bqml_magic import images
-from bqml_magic.functions.base import MLFunction, image_arg
+from bqml_magic.functions.base import SAME_AS_INPUT, MLFunction, image_arg
 
 DECODE_IMAGE = MLFunction("ML.DECODE_IMAGE", ("bytes",), "image", lambda data: images.decode_image(data))
 RESIZE_IMAGE = MLFunction(
-    "ML.RESIZE_IMAGE", ("image", "int", "int", "bool"), "image",
+    "ML.RESIZE_IMAGE", ("image", "int", "int", "bool"), SAME_AS_INPUT,
     lambda img, h, w, keep: images.resize_image(image_arg(img), int(h), int(w), bool(keep)),
 )
 CONVERT_COLOR_SPACE = MLFunction(
@@ -14,5 +14,5 @@ CONVERT_COLOR_SPACE = MLFunction(
     lambda img, target: images.convert_color_space(image_arg(img), target),
 )
 CONVERT_IMAGE_TYPE = MLFunction(
-    "ML.CONVERT_IMAGE_TYPE", ("image",), "image", lambda img: images.convert_image_type(image_arg(img))
+    "ML.CONVERT_IMAGE_TYPE", ("image",), "int_image", lambda img: images.convert_image_type(image_arg(img))
 )

@@ -1,7 +1,9 @@
 """Reading objects' bytes, the ``data`` pseudocolumn and model files."""
 from __future__ import annotations
 
-from bqml_magic.errors import StorageError
+import os
+
+from bqml_magic.errors import LimitError, StorageError
 from bqml_magic.storage.uris import BucketMap, Location, check_confined
 
 
@@ -12,10 +14,9 @@ def read_bytes(location: Location, limit: int | None = None) -> bytes:
             check_confined(location)
             with open(location.path, "rb") as fh:
                 if limit is not None:
-                    data = fh.read(limit + 1)
-                    if len(data) > limit:
-                        raise StorageError(f"{location.uri} is larger than {limit:,} bytes")
-                    return data
+                    size = os.fstat(fh.fileno()).st_size
+                    if size >= limit:
+                        raise LimitError(f"{location.uri} is {size:,} bytes; objects for inference must be under {limit:,}")
                 return fh.read()
         import fsspec
 

@@ -111,7 +111,7 @@ def test_results_look_like_bigquery_dataframes(engine: Engine):
         ("SELECT * FROM other.t", NotFoundError, "Dataset other"),
         ("SELECT * FROM object_table", SQLError, "qualified with a dataset"),
         ("SELECT urii FROM my_dataset.object_table", NotFoundError, r"(?s)urii.*Candidate bindings.*uri.*\[at 1:8\]"),
-        ("SELECT uri FROM my_dataset.object_table WHERE uri = 1 + 'a'", BQMLError, ""),
+        ("SELECT uri FROM my_dataset.object_table WHERE uri = 1 + 'a'", SQLError, r'function call "\+\(INTEGER_LITERAL, STRING_LITERAL\)"'),
         ("SELECT ML.DECODE_IMAGE(data) 480 FROM my_dataset.object_table", SQLError, r"480.*\[at 1:30\]"),
         ("SELECT ML.NOPE(1)", SQLError, "Function not found: ML.NOPE"),
         ("SELECT ML.RESIZE_IMAGE(1)", SQLError, "takes 4 arguments"),

@@ -1,4 +1,6 @@
-"""Defaults for the ``%%bqml`` magic, kept in one module singleton: ``bqml_magic.context``.
+"""Defaults for the ``%%bqml`` magic, kept in one module singleton, ``context``::
+
+    from bqml_magic.context import context
 
 Like ``%%bigquery``'s ``context``: set a value once in a notebook and every later cell uses
 it; a cell's own flags (``--progress_bar_type``, ``--workspace``, ``--bucket``) override or
@@ -30,7 +32,7 @@ class Context:
 
     Example::
 
-        bqml_magic.context.workspace = "/tmp/bqml_demo"   # or: %bqml workspace /tmp/bqml_demo
+        context.workspace = "/tmp/bqml_demo"   # or: %bqml workspace /tmp/bqml_demo
     """
 
     buckets: dict[str, str] = field(default_factory=dict)
@@ -40,7 +42,7 @@ class Context:
 
     Example::
 
-        bqml_magic.context.mount("my_bucket", "/data/photos")   # or: %bqml mount my_bucket=/data/photos
+        context.mount("my_bucket", "/data/photos")   # or: %bqml mount my_bucket=/data/photos
         # gs://my_bucket/cats/1.jpg now reads /data/photos/cats/1.jpg
     """
 
@@ -53,7 +55,7 @@ class Context:
 
     Example::
 
-        bqml_magic.context.progress_bar_type = None
+        context.progress_bar_type = None
     """
 
     max_rows: int = 50
@@ -62,7 +64,7 @@ class Context:
 
     Example::
 
-        bqml_magic.context.max_rows = 10
+        context.max_rows = 10
     """
 
     thumbnail_px: int = 96
@@ -70,7 +72,7 @@ class Context:
 
     Example::
 
-        bqml_magic.context.thumbnail_px = 160
+        context.thumbnail_px = 160
     """
 
     array_items: int = 5
@@ -78,7 +80,7 @@ class Context:
 
     Example::
 
-        bqml_magic.context.array_items = 3
+        context.array_items = 3
     """
 
     _engine: Engine | None = field(default=None, init=False, repr=False, compare=False)
@@ -106,6 +108,11 @@ class Context:
             for bucket, folder in self.buckets.items():  # assignments to .buckets, not mount()
                 self._engine.mount(bucket, folder)
         return self._engine
+
+    def interrupt(self) -> None:
+        """Cancel the session engine's running statement, if there is one (Ctrl-C)."""
+        if self._engine is not None:
+            self._engine.interrupt()
 
     def close(self) -> None:
         """Close the session's engine (the next query starts a new one)."""

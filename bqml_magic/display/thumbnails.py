@@ -1,0 +1,141 @@
+"""Small inline PNG previews of files and of decoded-image values.
+
+A result with 50 photos must not read 50 files one after another, nor re-read them each time
+the cell is shown: previews are made in a small thread pool and cached per uri. They are
+``data:image/png`` URIs, so they survive in saved notebooks and need no server.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from bqml_magic.errors import BQMLError
+
+#: What a failed preview may raise; a preview that fails is left out, the row still shows.
+PREVIEW_ERRORS: tuple[type[BaseException], ...] = (BQMLError, OSError, ValueError)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ThreadPoolExecutor:
+    """Shared by every result shown in the session; created on the first preview."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bqml-preview")
+        return _pool
+
+
+def is_image_value(value: Any) -> bool:
+    """BigQuery's image STRUCT<dimensions, values>, as the engine returns it."""
+    return isinstance(value, dict) and "dimensions" in value and "values" in value
+
+
+def image_label(value: dict) -> str:
+    """``224×224×3 FLOAT64``: what an image value is, without its numbers."""
+    dims = value["dimensions"]
+    values = value["values"]
+    if dims is None or values is None:
+        return "NULL image"
+    kind = "INT64" if np.asarray(values).dtype.kind in "iu" else "FLOAT64"
+    return "×".join(str(int(d)) for d in dims) + f" {kind}"
+
+
+def png_data_uri(image: Any, px: int) -> str:
+    """A Pillow image shrunk to fit ``px`` × ``px``, as an inline PNG."""
+    image.thumbnail((px, px))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def from_bytes(data: bytes, px: int) -> str:
+    """A preview of an encoded file (JPEG, PNG, BMP, ...)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (px, px))  # JPEG: decode at a reduced scale, much faster
+        return png_data_uri(image.convert("RGB"), px)
+
+
+def from_value(value: dict, px: int) -> str:
+    """A preview of an image value: FLOAT64 in [0, 1] or INT64 in [0, 255], 1 or 3 channels.
+
+    Values outside the range (YIQ, YUV) are clipped; HSV shows in false colours: a preview,
+    not a conversion back to RGB.
+    """
+    from PIL import Image
+
+    dims = [int(d) for d in value["dimensions"]]
+    values = np.asarray(value["values"])
+    if len(dims) != 3 or dims[2] not in (1, 3) or values.size != int(np.prod(dims)):
+        raise ValueError(f"not a previewable image: dimensions {dims}")
+    pixels = values.reshape(dims)
+    if values.dtype.kind == "f":
+        pixels = np.rint(np.clip(pixels, 0.0, 1.0) * 255.0)
+    pixels = np.clip(pixels, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels[:, :, 0] if dims[2] == 1 else pixels)
+    return png_data_uri(image, px)
+
+
+class ThumbnailCache:
+    """Previews of files by uri, made in parallel, least recently used dropped beyond a bound."""
+
+    def __init__(self, max_items: int = 2048):
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[str, int], str | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def for_uris(self, uris: Iterable[str], read: Callable[[str], bytes], px: int) -> dict[str, str | None]:
+        """``uri -> data URI``, or None where the file cannot be read or decoded."""
+        wanted = list(dict.fromkeys(uris))
+        with self._lock:
+            known = {}
+            for uri in wanted:
+                if (uri, px) in self._items:
+                    self._items.move_to_end((uri, px))
+                    known[uri] = self._items[(uri, px)]
+        missing = [u for u in wanted if u not in known]
+        made = dict(zip(missing, pool().map(lambda u: _preview_file(u, read, px), missing)))
+        with self._lock:
+            for uri, preview in made.items():
+                self._items[(uri, px)] = preview
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return {uri: known[uri] if uri in known else made[uri] for uri in wanted}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _preview_file(uri: str, read: Callable[[str], bytes], px: int) -> str | None:
+    from PIL import Image
+
+    try:
+        return from_bytes(read(uri), px)
+    except (*PREVIEW_ERRORS, Image.DecompressionBombError):
+        return None
+
+
+def previews_of_values(values: list[Any], px: int) -> list[str | None]:
+    """Previews of image values, in parallel; None for NULL or unpreviewable ones."""
+
+    def one(value: Any) -> str | None:
+        try:
+            return from_value(value, px) if value["values"] is not None else None
+        except PREVIEW_ERRORS:
+            return None
+
+    return list(pool().map(one, values))
+
+
+#: One cache for the session: showing a result again reads no file again.
+cache = ThumbnailCache()

@@ -1,0 +1,88 @@
+"""Fixtures for the display tests: small real images, a counting reader, a model's schema.
+
+Display code takes plain DataFrames and a ``read(uri) -> bytes`` function, so these tests need
+no engine: they check what a person sees.
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bqml_magic.catalog.models import ModelInfo
+from bqml_magic.display import thumbnails
+from bqml_magic.runtimes.base import ModelSchema, TensorSpec
+
+
+def encoded(color: tuple[int, int, int], size: tuple[int, int] = (40, 20), fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def fresh_thumbnail_cache():
+    """Previews are cached per uri for the session; each test starts without them."""
+    thumbnails.cache.clear()
+    yield
+    thumbnails.cache.clear()
+
+
+class CountingReader:
+    """``read(uri)`` over a dict of files, counting reads; unknown uris fail like the engine."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+        self.reads: list[str] = []
+
+    def __call__(self, uri: str) -> bytes:
+        self.reads.append(uri)
+        if uri not in self.files:
+            from bqml_magic.errors import StorageError
+
+            raise StorageError(f"Object {uri} does not exist")
+        return self.files[uri]
+
+
+@pytest.fixture
+def reader() -> CountingReader:
+    return CountingReader({
+        "gs://b/red.png": encoded((255, 0, 0)),
+        "gs://b/blue.jpg": encoded((0, 0, 255), fmt="JPEG"),
+        "gs://b/broken.png": b"not a png",
+        "gs://b/notes.txt": b"hello",
+    })
+
+
+@pytest.fixture
+def model_info() -> ModelInfo:
+    schema = ModelSchema(
+        model_type="TENSORFLOW",
+        features=(TensorSpec("input_1", "float32", (None, 224, 224, 3), "ARRAY<FLOAT64>"),),
+        labels=(TensorSpec("predictions", "float32", (None, 1001), "ARRAY<FLOAT64>"),),
+        signature_text="signature_def['serving_default']:\n  inputs['input_1'] tensor_info: <float32>",
+    )
+    return ModelInfo(name="my_dataset.classifier", model_type="TENSORFLOW",
+                     source_path="gs://my_bucket/models/classifier/*", size_bytes=16_900_000,
+                     created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), schema=schema,
+                     folder=Path("/nonexistent"))
+
+
+def image_value(pixels: np.ndarray) -> dict:
+    """An image as the engine returns it: STRUCT<dimensions, values>."""
+    return {"dimensions": np.array(pixels.shape, dtype=np.int64), "values": pixels.reshape(-1)}
+
+
+def decode_data_uri(uri: str) -> Image.Image:
+    import base64
+
+    assert uri.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+ReadFn = Callable[[str], bytes]

@@ -1,0 +1,244 @@
+"""The ``%%bqml`` cell magic and the ``%bqml`` line magic.
+
+Cell magic, with the options of ``%%bigquery``::
+
+    %%bqml [destination_var] [options]
+    SELECT ... / CREATE MODEL ... / a script of several statements separated by ;
+
+``destination_var``
+    Keep the result (the last statement's rows) in this variable as a plain pandas DataFrame;
+    with ``--dry_run`` the dry-run report. The cell shows the result either way.
+``--params PARAMS``
+    Values for ``@name`` query parameters: a JSON object or Python dict literal
+    (``--params {"min_size": 1000}``), or ``$var`` naming a dict in the notebook, whose values
+    are passed as they are. Must be the last option on the line.
+``--dry_run``
+    Check the script without running models or reading images: the SQL, the names, the
+    files (count, bytes, formats, BigQuery's limits) and each model's input contract; print
+    what it would do.
+``--verbose``
+    Errors with the full Python traceback (otherwise one short message), and the run time.
+``--progress_bar_type {tqdm,tqdm_notebook,tqdm_gui,none}``
+    Progress bar for image work and ``ML.PREDICT``; default ``context.progress_bar_type``.
+``--max_results N``
+    Keep and show only the first N rows.
+``--destination_table DATASET.TABLE``
+    Also save the query's rows in this table, replacing it (the dataset is created when
+    missing). The cell must be a single query, as in BigQuery.
+``--workspace PATH``
+    Use this workspace from now on (sets ``context.workspace``).
+``--bucket NAME=FOLDER``
+    Map ``gs://NAME`` to a local folder from now on (``context.mount``); repeatable.
+
+After a ``CREATE MODEL`` the cell shows the model's schema inspector.
+
+Line magic::
+
+    %bqml mount NAME=FOLDER [NAME=FOLDER ...]   map buckets to local folders
+    %bqml workspace [PATH]                      show or set the workspace
+    %bqml model DATASET.MODEL                   the schema inspector of a model
+
+Text in options and in the line magic expands ``$var`` and ``{expression}`` from the notebook,
+as IPython does elsewhere: ``%bqml mount my_bucket={s.bucket}``.
+
+Errors: a ``BQMLError`` shows as its message only; SQL users need what and where, not a
+stack through DuckDB (``--verbose`` shows it). Ctrl-C / "Interrupt kernel" cancels the
+running statement and leaves the kernel ready for the next cell.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+import time
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from IPython.utils.text import DollarFormatter
+
+from bqml_magic.context import context
+from bqml_magic.errors import BQMLError
+
+_PARAMS = re.compile(r"(?:^|\s)--params(?:\s+|=)(?P<value>\S.*)$")
+_BAR_TYPES = ("tqdm", "tqdm_notebook", "tqdm_gui", "none")
+
+
+@magics_class
+class BQMLMagics(Magics):
+    """Registered by ``%load_ext bqml_magic``."""
+
+    @cell_magic("bqml")
+    @no_var_expand
+    @magic_arguments()
+    @argument("destination_var", nargs="?", help="variable that receives the result DataFrame")
+    @argument("--dry_run", action="store_true", help="check the script and say what it would do")
+    @argument("--verbose", action="store_true", help="full tracebacks and the run time")
+    @argument("--progress_bar_type", choices=_BAR_TYPES, help="progress bar for image work")
+    @argument("--max_results", type=int, help="keep only the first N rows")
+    @argument("--destination_table", help="save the query's rows in DATASET.TABLE")
+    @argument("--workspace", help="use this workspace from now on")
+    @argument("--bucket", action="append", default=[], metavar="NAME=FOLDER", help="map gs://NAME")
+    def bqml(self, line: str, cell: str) -> None:
+        """Run BigQuery SQL locally; see the module docstring of bqml_magic.magic."""
+        options, params = self._parse(line)
+        self._guarded(options.verbose, lambda: self._run_cell(options, params, cell))
+
+    @line_magic("bqml")
+    @no_var_expand
+    def bqml_line(self, line: str) -> Any:
+        """``%bqml mount NAME=FOLDER``, ``%bqml workspace [PATH]``, ``%bqml model NAME``."""
+        command, _, rest = self._expand(line).strip().partition(" ")
+        commands: dict[str, Callable[[str], Any]] = {
+            "mount": self._mount, "workspace": self._workspace, "model": self._model}
+        if command not in commands:
+            raise UsageError("Use %bqml mount NAME=FOLDER, %bqml workspace [PATH] or %bqml model NAME")
+        return self._guarded(False, lambda: commands[command](rest.strip()))
+
+    # -- line commands ----------------------------------------------------------------------
+    def _mount(self, rest: str) -> None:
+        if not rest:
+            raise UsageError("%bqml mount NAME=FOLDER [NAME=FOLDER ...]")
+        for pair in rest.split():
+            context.mount(*_bucket_pair(pair))
+
+    def _workspace(self, rest: str) -> None:
+        if rest:
+            context.workspace = rest
+        print(f"workspace: {context.workspace if context.workspace is not None else '(in memory)'}")
+
+    def _model(self, rest: str) -> Any:
+        from bqml_magic.display.schema import SchemaInspector
+
+        if not rest:
+            raise UsageError("%bqml model DATASET.MODEL")
+        return SchemaInspector(context.engine().describe_model(rest))
+
+    # -- the cell ---------------------------------------------------------------------------
+    def _parse(self, line: str) -> tuple[Any, dict[str, Any] | None]:
+        """Options, and ``--params`` apart: a dict literal is not a shell word."""
+        params = None
+        found = _PARAMS.search(line)
+        if found:
+            params = self._params(found.group("value").strip())
+            line = line[: found.start()]
+        return parse_argstring(self.bqml, self._expand(line)), params
+
+    def _params(self, text: str) -> dict[str, Any]:
+        if re.fullmatch(r"\$[A-Za-z_]\w*", text):
+            name = text[1:]
+            if name not in self.shell.user_ns:
+                raise UsageError(f"--params: there is no variable {name!r}")
+            value = self.shell.user_ns[name]
+        else:
+            value = _literal(self._expand(text))
+        if not isinstance(value, dict):
+            raise UsageError(f"--params must be a dict of parameter values, not {type(value).__name__}")
+        return value
+
+    def _run_cell(self, options: Any, params: dict[str, Any] | None, sql: str) -> None:
+        from bqml_magic.display import in_kernel
+        from bqml_magic.display.results import ResultView
+        from bqml_magic.display.schema import SchemaInspector
+
+        if options.workspace:
+            context.workspace = options.workspace
+        for pair in options.bucket:
+            context.mount(*_bucket_pair(pair))
+        engine = context.engine()
+        if options.dry_run:
+            report = engine.dry_run(sql, params)
+            print(report.summary())
+            self._store(options.destination_var, report)
+            return
+        if options.destination_table:
+            sql = _saving_script(sql, options.destination_table)
+        bar = options.progress_bar_type or context.progress_bar_type
+        bar = None if bar == "none" else "tqdm" if bar == "tqdm_notebook" and not in_kernel() else bar
+        started = time.perf_counter()
+        result = engine.run_script(sql, params, progress_bar_type=bar)
+        if options.verbose:
+            print(f"Query complete after {time.perf_counter() - started:.2f}s")
+        for statement in result.statements:
+            if statement.kind == "CREATE_MODEL" and statement.target:
+                display(SchemaInspector(engine.describe_model(statement.target)))
+            elif statement.kind != "QUERY":
+                print(f"{statement.kind.replace('_', ' ')} {statement.target or ''}".rstrip() + ": OK")
+        if not result.statements or result.statements[-1].kind != "QUERY":
+            return
+        frame = result.frame
+        if options.max_results is not None:
+            frame = frame.head(options.max_results)
+        self._store(options.destination_var, frame)
+        display(ResultView(frame, engine.read_uri, context.max_rows, context.thumbnail_px, context.array_items))
+
+    def _store(self, name: str | None, value: Any) -> None:
+        if name:
+            if not name.isidentifier():
+                raise UsageError(f"{name!r} is not a valid variable name")
+            self.shell.user_ns[name] = value
+
+    def _guarded(self, verbose: bool, run: Callable[[], Any]) -> Any:
+        """BQMLError: its message only; Ctrl-C: cancel the engine's work, say so briefly."""
+        try:
+            return run()
+        except BQMLError as exc:
+            if not verbose:
+                _shorten(exc, f"{type(exc).__name__}: {exc}")
+            raise
+        except KeyboardInterrupt as exc:
+            context.interrupt()
+            if not verbose:
+                _shorten(exc, "Interrupted: the statement was cancelled; the kernel is ready.")
+            raise
+
+    def _expand(self, text: str) -> str:
+        """``$var`` / ``{expr}`` from the notebook, like IPython's own expansion of magic lines."""
+        try:
+            return DollarFormatter().vformat(text, args=[], kwargs=self.shell.user_ns)
+        except Exception:  # IPython leaves text it cannot expand as written; so do we
+            return text
+
+
+def _shorten(exc: BaseException, message: str) -> None:
+    """IPython shows ``_render_traceback_()`` instead of the stack; the cell still fails."""
+    exc._render_traceback_ = lambda: [message]  # type: ignore[attr-defined]
+
+
+def _literal(text: str) -> Any:
+    """A JSON object, else a Python literal (what ``$dict`` expansion gives in %%bigquery)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError) as exc:
+        raise UsageError(f"--params is neither JSON nor a Python dict literal: {text}") from exc
+
+
+def _bucket_pair(pair: str) -> tuple[str, str]:
+    name, sep, folder = pair.partition("=")
+    if not sep or not name or not folder:
+        raise UsageError(f"Expected NAME=FOLDER, got {pair!r}")
+    return name, folder
+
+
+def _saving_script(sql: str, table: str) -> str:
+    """``--destination_table``: the one query saved in the table, then read back in order."""
+    from bqml_magic.sql.parse import parse_script
+    from bqml_magic.sql.plan import statement_kind
+
+    statements = parse_script(sql)
+    if len(statements) != 1 or statement_kind(statements[0]) != "QUERY":
+        raise UsageError("--destination_table needs a cell that is one query (BigQuery refuses it for scripts)")
+    name = table.replace("`", "")
+    dataset, dot, _ = name.rpartition(".")
+    if not dot:
+        raise UsageError(f"--destination_table: expected DATASET.TABLE, got {table!r}")
+    query = sql.strip().rstrip(";")
+    return (f"CREATE SCHEMA IF NOT EXISTS `{dataset}`;\n"
+            f"CREATE OR REPLACE TABLE `{name}` AS (\n{query}\n);\n"
+            f"SELECT * FROM `{name}`")

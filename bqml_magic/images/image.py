@@ -9,10 +9,12 @@ does. ``values()`` gives what BigQuery would show.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
+
+from bqml_magic.errors import ImageError
 
 FLOAT_IMAGE_TYPE = pa.struct([("dimensions", pa.list_(pa.int64())), ("values", pa.list_(pa.float64()))])
 INT_IMAGE_TYPE = pa.struct([("dimensions", pa.list_(pa.int64())), ("values", pa.list_(pa.int64()))])
@@ -44,8 +46,11 @@ class Image:
         return self.pixels.astype(np.float64, copy=False)
 
     def as_float32(self) -> np.ndarray:
-        """Pixels for a float32 model input; float32(k)/255 equals float32(k/255.0) exactly."""
-        if self.pixels.dtype == np.uint8:
+        """Values as float32 (model inputs, resize); float32(k)/255 equals float32(k/255.0) exactly.
+
+        INT64 images keep their 0..255 scale: only FLOAT64 images stored as bytes are divided.
+        """
+        if self.is_float and self.pixels.dtype == np.uint8:
             return self.pixels.astype(np.float32) / np.float32(255.0)
         return self.pixels.astype(np.float32, copy=False)
 
@@ -60,7 +65,7 @@ def to_arrow(images: Sequence[Image | None]) -> pa.Array:
     valid = np.array([im is not None for im in images], dtype=bool)
     dims = [list(im.shape) if im is not None else [] for im in images]
     flat = [im.values().reshape(-1) for im in present]
-    sizes = np.array([a.size if im is not None else 0 for a, im in _align(flat, images)], dtype=np.int64)
+    sizes = np.array([im.pixels.size if im is not None else 0 for im in images], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32 if sizes.sum() < 2**31 else np.int64)
     values = np.concatenate(flat) if flat else np.empty(0, dtype=value_type.to_pandas_dtype())
     list_cls = pa.ListArray if offsets.dtype == np.int32 else pa.LargeListArray
@@ -72,32 +77,41 @@ def to_arrow(images: Sequence[Image | None]) -> pa.Array:
     return pa.StructArray.from_arrays([dims_arr, values_arr], names=["dimensions", "values"], mask=mask)
 
 
-def _align(flat: list[np.ndarray], images: Sequence[Image | None]) -> Iterable[tuple[np.ndarray, Image | None]]:
-    it = iter(flat)
-    empty = np.empty(0)
-    for im in images:
-        yield (next(it) if im is not None else empty), im
-
-
 def from_arrow(array: pa.Array | pa.ChunkedArray) -> list[Image | None]:
-    """Unpack an image struct column (as stored in a table) back into Images."""
+    """Unpack an image struct column (as stored in a table) back into Images.
+
+    Values written by SQL are checked: 3 dimensions ``[height, width, channels]`` with 1 or 3
+    channels, as many values as their product, and no NULL value inside.
+    """
     if isinstance(array, pa.ChunkedArray):
         array = pa.concat_arrays(array.chunks) if array.num_chunks != 1 else array.chunk(0)
     if not pa.types.is_struct(array.type) or {f.name for f in array.type} != {"dimensions", "values"}:
-        raise TypeError(f"expected STRUCT<dimensions, values>, got {array.type}")
-    dims_col = array.field("dimensions")
+        raise ImageError(f"Expected an image STRUCT<dimensions ARRAY<INT64>, values ARRAY<...>>, got {array.type}")
     values_col = array.field("values")
     is_float = pa.types.is_floating(values_col.type.value_type)
+    child = values_col.values
+    flat = child.to_numpy(zero_copy_only=False).astype(np.float64 if is_float else np.int64, copy=False)
+    child_nulls = None if child.null_count == 0 else child.is_null().to_numpy(zero_copy_only=False)
+    offsets = values_col.offsets.to_numpy()
+    valid = array.is_valid().to_numpy(zero_copy_only=False) & values_col.is_valid().to_numpy(zero_copy_only=False)
     out: list[Image | None] = []
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    flat_values = values_col.flatten().to_numpy(zero_copy_only=False)
-    value_offsets = values_col.offsets.to_numpy() - values_col.offsets[0].as_py()
-    for i in range(len(array)):
-        if not valid[i] or not values_col[i].is_valid:
+    for i, dims in enumerate(array.field("dimensions").to_pylist()):
+        if not valid[i]:
             out.append(None)
             continue
-        shape = tuple(dims_col[i].as_py())
-        data = flat_values[value_offsets[i]:value_offsets[i + 1]]
-        pixels = np.asarray(data, dtype=np.float64 if is_float else np.int64).reshape(shape)
-        out.append(Image(pixels, is_float=is_float))
+        start, stop = offsets[i], offsets[i + 1]
+        if child_nulls is not None and child_nulls[start:stop].any():
+            raise ImageError("Image values must not contain NULL")
+        out.append(Image(flat[start:stop].reshape(_checked_shape(dims, stop - start)), is_float=is_float))
     return out
+
+
+def _checked_shape(dims: list[int | None] | None, count: int) -> tuple[int, int, int]:
+    if dims is None or len(dims) != 3 or any(d is None or d < 0 for d in dims):
+        raise ImageError(f"Image dimensions must be [height, width, channels], got {dims}")
+    height, width, channels = dims
+    if channels not in (1, 3):
+        raise ImageError(f"Image must have 1 or 3 channels, got dimensions {dims}")
+    if height * width * channels != count:
+        raise ImageError(f"Image dimensions {dims} need {height * width * channels} values, got {count}")
+    return height, width, channels

@@ -1,0 +1,64 @@
+"""ML.CONVERT_COLOR_SPACE: RGB to HSV, GRAYSCALE, YIQ or YUV, as TensorFlow computes them.
+
+HSV follows ``tf.image.rgb_to_hsv`` (``colorspace_op.h``) in float32, because that op
+returns float32 even for float64 input; YIQ and YUV are ``tf.image.rgb_to_yiq`` /
+``rgb_to_yuv``, a 3x3 matrix in float64 (I, Q, U and V can be negative); GRAYSCALE uses
+0.2989, 0.5870, 0.1140 in float64 and has 1 channel. INT64 images are divided by 255 first.
+
+Target names are matched case-insensitively [ours]: BigQuery's docs write them in
+upper case and say nothing about other spellings; accepting ``'hsv'`` can only make a
+query work that might fail in BigQuery, never the reverse.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from bqml_magic.errors import ImageError
+from bqml_magic.images.image import Image
+
+_RGB_TO_YIQ = np.array([[0.299, 0.59590059, 0.2115], [0.587, -0.27455667, -0.52273617], [0.114, -0.32134392, 0.31119955]])
+_RGB_TO_YUV = np.array([[0.299, -0.14714119, 0.61497538], [0.587, -0.28886916, -0.51496512], [0.114, 0.43601035, -0.10001026]])
+_RGB_TO_GRAY = np.array([[0.2989], [0.5870], [0.1140]])
+
+
+def convert_color_space(img: Image, target: str) -> Image:
+    """The image in another colour space, as a FLOAT64 image (NULL handled by callers)."""
+    kernel = COLOR_SPACES.get(target.upper())
+    if kernel is None:
+        raise ImageError(f"Color space {target} is not supported")
+    if img.shape[2] != 3:
+        raise ImageError(f"ML.CONVERT_COLOR_SPACE needs an RGB image of 3 channels, got {img.shape[2]}")
+    rgb = img.values() if img.is_float else img.values() / 255.0
+    return Image(kernel(rgb), is_float=True)
+
+
+def _rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+    """``tf.image.rgb_to_hsv`` step by step in float32 (hue in [0, 1))."""
+    x = rgb.astype(np.float32)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    v = x.max(axis=-1)
+    span = v - x.min(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(v > 0, span / v, np.float32(0))
+        norm = (np.float32(1) / span) * (np.float32(1) / np.float32(6))
+        h = np.where(
+            r == v, norm * (g - b),
+            np.where(g == v, norm * (b - r) + np.float32(2) / np.float32(6), norm * (r - g) + np.float32(4) / np.float32(6)),
+        )
+    h = np.where(span > 0, h, np.float32(0))
+    h = np.where(h < 0, h + np.float32(1), h)
+    return np.stack([h, s, v], axis=-1)
+
+
+def _matrix(kernel: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda rgb: rgb @ kernel
+
+
+COLOR_SPACES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "HSV": _rgb_to_hsv,
+    "GRAYSCALE": _matrix(_RGB_TO_GRAY),
+    "YIQ": _matrix(_RGB_TO_YIQ),
+    "YUV": _matrix(_RGB_TO_YUV),
+}

@@ -1,0 +1,135 @@
+"""TensorFlow Lite models through the LiteRT interpreter.
+
+Names come from the model's signature (``serving_default``, else its first) when it has one,
+else from the input/output tensors. A quantized uint8/int8 tensor is not a "quantized type"
+in BigQuery's sense (those are TensorFlow's qint8/quint8 dtypes, which TFLite lacks): its raw
+integers come back as INT64, and its scale and zero point are shown in ``signature_text``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from bqml_magic.errors import ModelError
+from bqml_magic.runtimes.base import BQ_SCALARS, ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
+from bqml_magic.runtimes.files import all_files, single_model_file
+from bqml_magic.runtimes.limits import check_memory, check_serialized
+
+MODEL_TYPE = "TENSORFLOW_LITE"
+_INSTALL = "'bqml_magic[tflite]'"
+
+
+def inspect(path: Path) -> ModelSchema:
+    return _open(path, threads=1).schema
+
+
+def load(path: Path) -> TFLiteRuntime:
+    return _open(path, threads=os.cpu_count() or 1)
+
+
+class TFLiteRuntime:
+    """An interpreter resized to each batch; calls are serialized (interpreters are not thread-safe)."""
+
+    def __init__(self, interpreter, signature: str | None, inputs: dict[str, dict], outputs: dict[str, dict],
+                 schema: ModelSchema):
+        self.schema = schema
+        self.max_batch = batch_limit(schema.features)
+        self._interpreter = interpreter
+        self._runner = interpreter.get_signature_runner(signature) if signature else None
+        self._inputs = inputs
+        self._outputs = outputs
+        self._lock = threading.Lock()
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        arrays = cast_feeds(self.schema, feeds)
+        with self._lock:
+            try:
+                if self._runner is not None:
+                    return dict(self._runner(**arrays))
+                return self._run_tensors(arrays)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise ModelError(f"LiteRT failed to run the model: {exc}") from exc
+
+    def _run_tensors(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Models without signatures: resize the inputs to the batch, then invoke."""
+        interpreter = self._interpreter
+        resized = False
+        for name, array in arrays.items():
+            index = self._inputs[name]["index"]
+            if tuple(interpreter.get_tensor(index).shape) != array.shape:
+                interpreter.resize_tensor_input(index, list(array.shape), strict=True)
+                resized = True
+        if resized:
+            interpreter.allocate_tensors()
+        for name, array in arrays.items():
+            interpreter.set_tensor(self._inputs[name]["index"], array)
+        interpreter.invoke()
+        return {name: interpreter.get_tensor(d["index"]).copy() for name, d in self._outputs.items()}
+
+
+def _open(path: Path, threads: int) -> TFLiteRuntime:
+    litert = require("ai_edge_litert.interpreter", _INSTALL)
+    model_file = single_model_file(path, ".tflite", MODEL_TYPE)
+    check_serialized(all_files(path), MODEL_TYPE)
+    try:
+        interpreter = litert.Interpreter(model_path=str(model_file), num_threads=threads)
+        interpreter.allocate_tensors()
+    except Exception as exc:
+        raise ModelError(f"{model_file.name} is not a loadable TFLite model: {exc}") from exc
+    check_memory(_weight_bytes(interpreter), MODEL_TYPE)
+    signatures = interpreter.get_signature_list()
+    signature = ("serving_default" if "serving_default" in signatures else next(iter(signatures), None))
+    if signature:
+        runner = interpreter.get_signature_runner(signature)
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+    else:
+        inputs = {d["name"]: d for d in interpreter.get_input_details()}
+        outputs = {d["name"]: d for d in interpreter.get_output_details()}
+    features = tuple(_spec(n, d, "input") for n, d in inputs.items())
+    labels = tuple(_spec(n, d, "output") for n, d in outputs.items())
+    text = _signature_text(model_file, signature, inputs, outputs)
+    schema = ModelSchema(MODEL_TYPE, features, labels, text, {"signature": signature or "(none: tensor names)"})
+    return TFLiteRuntime(interpreter, signature, inputs, outputs, schema)
+
+
+def _weight_bytes(interpreter) -> int:
+    """Every tensor of the main graph at batch 1: weights plus activation buffers."""
+    total = 0
+    for detail in interpreter.get_tensor_details():
+        total += int(np.prod(detail["shape"])) * np.dtype(detail["dtype"]).itemsize
+    return total
+
+
+def _dtype_name(detail: dict[str, Any]) -> str:
+    dtype = np.dtype(detail["dtype"])
+    return "object" if dtype.kind in "OSU" else dtype.name
+
+
+def _spec(name: str, detail: dict[str, Any], role: str) -> TensorSpec:
+    dtype = _dtype_name(detail)
+    if dtype not in BQ_SCALARS:
+        raise ModelError(f"TFLite model {role} '{name}' has unsupported type: {dtype}")
+    shape = detail["shape_signature"] if len(detail["shape_signature"]) else detail["shape"]
+    return tensor_spec(name, dtype, tuple(int(d) for d in shape))
+
+
+def _signature_text(model_file: Path, signature: str | None, inputs: dict, outputs: dict) -> str:
+    """A listing in the spirit of ``saved_model_cli show --all``."""
+    def block(title: str, details: dict) -> list[str]:
+        lines = [f"  {title}:"]
+        for name, d in details.items():
+            lines += [f"    {name}:", f"        dtype: {_dtype_name(d)}",
+                      f"        shape: {tuple(int(x) for x in d['shape_signature'])}", f"        tensor: {d['name']}"]
+            scale, zero_point = d["quantization"]
+            if scale:
+                lines.append(f"        quantization: scale {scale:g}, zero point {zero_point}")
+        return lines
+
+    head = f"signature_def['{signature}']" if signature else "no signature: input and output tensors"
+    return "\n".join([f"TFLite model {model_file.name}", head] + block("inputs", inputs) + block("outputs", outputs))

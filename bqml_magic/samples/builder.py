@@ -35,6 +35,7 @@ def atomic_dir(final: Path, force: bool = False) -> Iterator[Path]:
     """Yields an empty temp folder that becomes ``final`` only if the block succeeds."""
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    work.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any ~/.cache entry
     try:
         yield work
         if force and final.exists():

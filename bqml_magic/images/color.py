@@ -1,7 +1,9 @@
 """ML.CONVERT_COLOR_SPACE: RGB to HSV, GRAYSCALE, YIQ or YUV, as TensorFlow computes them.
 
-HSV follows ``tf.image.rgb_to_hsv`` (``colorspace_op.h``) in float32, because that op
-returns float32 even for float64 input; YIQ and YUV are ``tf.image.rgb_to_yiq`` /
+HSV follows ``tf.image.rgb_to_hsv`` (``colorspace_op.h``) step by step in float64, the
+op's own arithmetic for FLOAT64 values. (TF 2.21 in eager mode sometimes hands a float64
+*numpy* array to the op as float32 - a conversion-cache quirk, not the kernel - which is
+where "rgb_to_hsv returns float32" came from; the two differ by < 1e-7.) YIQ and YUV are ``tf.image.rgb_to_yiq`` /
 ``rgb_to_yuv``, a 3x3 matrix in float64 (I, Q, U and V can be negative); GRAYSCALE uses
 0.2989, 0.5870, 0.1140 in float64 and has 1 channel. INT64 images are divided by 255 first.
 
@@ -35,20 +37,16 @@ def convert_color_space(img: Image, target: str) -> Image:
 
 
 def _rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
-    """``tf.image.rgb_to_hsv`` step by step in float32 (hue in [0, 1))."""
-    x = rgb.astype(np.float32)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    v = x.max(axis=-1)
-    span = v - x.min(axis=-1)
+    """``tf.image.rgb_to_hsv`` operation by operation (hue in [0, 1))."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    v = rgb.max(axis=-1)
+    span = v - rgb.min(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(v > 0, span / v, np.float32(0))
-        norm = (np.float32(1) / span) * (np.float32(1) / np.float32(6))
-        h = np.where(
-            r == v, norm * (g - b),
-            np.where(g == v, norm * (b - r) + np.float32(2) / np.float32(6), norm * (r - g) + np.float32(4) / np.float32(6)),
-        )
-    h = np.where(span > 0, h, np.float32(0))
-    h = np.where(h < 0, h + np.float32(1), h)
+        s = np.where(v > 0, span / v, 0.0)
+        norm = (1.0 / span) * (1.0 / 6.0)
+        h = np.where(r == v, norm * (g - b), np.where(g == v, norm * (b - r) + 2.0 / 6.0, norm * (r - g) + 4.0 / 6.0))
+    h = np.where(span > 0, h, 0.0)
+    h = np.where(h < 0, h + 1.0, h)
     return np.stack([h, s, v], axis=-1)
 
 

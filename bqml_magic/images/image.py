@@ -51,7 +51,7 @@ class Image:
         INT64 images keep their 0..255 scale: only FLOAT64 images stored as bytes are divided.
         """
         if self.is_float and self.pixels.dtype == np.uint8:
-            return self.pixels.astype(np.float32) / np.float32(255.0)
+            return np.divide(self.pixels, np.float32(255.0), dtype=np.float32)  # one pass, no uint8 copy
         return self.pixels.astype(np.float32, copy=False)
 
 

@@ -38,7 +38,7 @@ def probe_image(data: bytes) -> tuple[str, int, int]:
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
-    height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+    height, width, _, _ = simplejpeg.decode_jpeg_header(data, strict=False)  # warnings are for the decoder
     return height, width
 
 

@@ -53,16 +53,16 @@ def fit_size(in_h: int, in_w: int, box_h: int, box_w: int) -> tuple[int, int]:
 def bilinear(img: Image, out_h: int, out_w: int) -> np.ndarray:
     """The image's float32 values resized to ``out_h`` x ``out_w``, bit-exact with TensorFlow.
 
-    The four corner arrays are gathered from the stored pixels (often uint8) before the
-    conversion to float32, which is exact per value, so a downscale converts only what it reads.
+    The four corner arrays are gathered in one go from the stored pixels (often uint8) and
+    only then converted to float32, which is exact per value: a downscale converts only
+    what it reads.
     """
     ylo, yhi, ylerp = _axis(img.shape[0], out_h)
     xlo, xhi, xlerp = _axis(img.shape[1], out_w)
-    rows_lo, rows_hi = img.pixels[ylo], img.pixels[yhi]
-    top_left, top_right, bottom_left, bottom_right = (
-        Image(corner, img.is_float).as_float32()
-        for corner in (rows_lo[:, xlo], rows_lo[:, xhi], rows_hi[:, xlo], rows_hi[:, xhi])
-    )
+    rows = img.pixels[np.concatenate([ylo, yhi])]
+    corners = Image(np.take(rows, np.concatenate([xlo, xhi]), axis=1), img.is_float).as_float32()
+    top_left, top_right = corners[:out_h, :out_w], corners[:out_h, out_w:]
+    bottom_left, bottom_right = corners[out_h:, :out_w], corners[out_h:, out_w:]
     xlerp = xlerp[None, :, None]
     top = top_left + (top_right - top_left) * xlerp
     bottom = bottom_left + (bottom_right - bottom_left) * xlerp

@@ -89,7 +89,7 @@ def _decode_jpeg(data: bytes) -> np.ndarray:
 
 
 def _jpeg_pixels(data: bytes, strict: bool) -> np.ndarray:
-    _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data, strict=strict)
+    _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data, strict=False)  # probe_image read it already
     options = {"fastdct": True, "fastupsample": False, "strict": strict}
     if colorspace not in ("CMYK", "YCCK"):
         return simplejpeg.decode_jpeg(data, colorspace="RGB", **options)

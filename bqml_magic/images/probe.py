@@ -30,7 +30,7 @@ def probe_image(data: bytes) -> tuple[str, int, int]:
     fmt = sniff_format(data)
     try:
         height, width = _HEADER_READERS[fmt](data)
-    except (ValueError, struct.error) as exc:
+    except (ValueError, KeyError, struct.error) as exc:  # simplejpeg: KeyError on an unknown subsampling
         raise ImageError(DECODE_ERROR) from exc
     if height <= 0 or width <= 0:
         raise ImageError(DECODE_ERROR)

@@ -238,3 +238,19 @@ def test_probe_top_down_bmp(variants):
     data = bytearray(variants["bmp_rgb"])
     struct.pack_into("<i", data, 22, -17)
     assert probe_image(bytes(data)) == ("BMP", 17, 33)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP"])
+def test_mangled_files_decode_or_fail_with_image_error_only(fmt, rgb, encode):
+    """Bit flips and cuts anywhere: the decoder returns an image or raises ImageError, nothing else."""
+    data = encode(rgb, fmt)
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        mangled = bytearray(data[: rng.integers(2, len(data) + 1)])
+        for at in rng.integers(0, len(mangled), rng.integers(0, 4)):
+            mangled[at] ^= 1 << int(rng.integers(0, 8))
+        try:
+            image = decode_image(bytes(mangled))
+        except ImageError:
+            continue
+        assert image.shape[2] == 3

@@ -51,14 +51,15 @@ def test_from_arrow_rejects_other_structs():
         from_arrow(pa.array([{"a": 1}]))
 
 
-def test_map_images_keeps_order_and_uses_threads():
-    seen = set()
+def test_map_images_keeps_order_on_worker_threads():
+    main = threading.get_ident()
 
-    def work(x: int) -> int:
-        seen.add(threading.get_ident())
-        return x * x
+    def work(x: int) -> tuple[int, bool]:
+        return x * x, threading.get_ident() != main
 
-    assert map_images(work, range(100), max_workers=4) == [x * x for x in range(100)]
+    results = map_images(work, range(100), max_workers=4)
+    assert [square for square, _ in results] == [x * x for x in range(100)]
+    assert all(on_worker for _, on_worker in results)
     assert map_images(work, [], max_workers=4) == []
 
 

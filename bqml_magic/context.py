@@ -109,11 +109,6 @@ class Context:
                 self._engine.mount(bucket, folder)
         return self._engine
 
-    def interrupt(self) -> None:
-        """Cancel the session engine's running statement, if there is one (Ctrl-C)."""
-        if self._engine is not None:
-            self._engine.interrupt()
-
     def close(self) -> None:
         """Close the session's engine (the next query starts a new one)."""
         if self._engine is not None:

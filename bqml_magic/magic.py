@@ -48,8 +48,10 @@ running statement and leaves the kernel ready for the next cell.
 from __future__ import annotations
 
 import ast
+import contextvars
 import json
 import re
+import threading
 import time
 from typing import Any, Callable
 
@@ -149,7 +151,7 @@ class BQMLMagics(Magics):
             context.mount(*_bucket_pair(pair))
         engine = context.engine()
         if options.dry_run:
-            report = engine.dry_run(sql, params)
+            report = _interruptible(lambda: engine.dry_run(sql, params), engine.interrupt)
             print(report.summary())
             self._store(options.destination_var, report)
             return
@@ -158,7 +160,7 @@ class BQMLMagics(Magics):
         bar = options.progress_bar_type or context.progress_bar_type
         bar = None if bar == "none" else "tqdm" if bar == "tqdm_notebook" and not in_kernel() else bar
         started = time.perf_counter()
-        result = engine.run_script(sql, params, progress_bar_type=bar)
+        result = _interruptible(lambda: engine.run_script(sql, params, progress_bar_type=bar), engine.interrupt)
         if options.verbose:
             print(f"Query complete after {time.perf_counter() - started:.2f}s")
         for statement in result.statements:
@@ -189,7 +191,6 @@ class BQMLMagics(Magics):
                 _shorten(exc, f"{type(exc).__name__}: {exc}")
             raise
         except KeyboardInterrupt as exc:
-            context.interrupt()
             if not verbose:
                 _shorten(exc, "Interrupted: the statement was cancelled; the kernel is ready.")
             raise
@@ -200,6 +201,40 @@ class BQMLMagics(Magics):
             return DollarFormatter().vformat(text, args=[], kwargs=self.shell.user_ns)
         except Exception:  # IPython leaves text it cannot expand as written; so do we
             return text
+
+
+def _interruptible(work: Callable[[], Any], cancel: Callable[[], None]) -> Any:
+    """Run ``work`` in a thread so Ctrl-C reaches us at once, not when DuckDB returns.
+
+    A signal only interrupts the main thread between Python bytecodes; while DuckDB computes,
+    that can be minutes. Waiting on a future is interruptible: we cancel the engine, wait
+    for it to stop, and re-raise, leaving the engine ready for the next cell. The thread runs
+    in a copy of our context, so the kernel routes its output (progress bars) to this cell.
+    """
+    outcome: dict[str, Any] = {}
+    cell = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            outcome["value"] = cell.run(work)
+        except BaseException as exc:  # handed to the main thread, raised there
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="bqml-cell", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        cancel()
+        while thread.is_alive():  # a second Ctrl-C must not leave the engine running unseen
+            try:
+                thread.join()
+            except KeyboardInterrupt:
+                cancel()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _shorten(exc: BaseException, message: str) -> None:

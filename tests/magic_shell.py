@@ -31,7 +31,8 @@ def shell() -> Iterator[TestingShell]:
     config = Config()
     config.HistoryManager.hist_file = ":memory:"
     ip = TestingShell.instance(config=config)
-    ip.run_line_magic("load_ext", "bqml_magic")
+    if "bqml_magic" not in ip.extension_manager.loaded:
+        ip.run_line_magic("load_ext", "bqml_magic")
     saved = {key: copy.copy(value) for key, value in vars(context).items()}
     context.workspace = None
     context.progress_bar_type = None

@@ -1,0 +1,15 @@
+"""The tutorials are tests: ``pytest notebooks`` runs every notebook in a fresh kernel (nbval).
+
+Outputs are not stored in git (they hold thumbnails, timings and progress bars), so nbval runs
+in lax mode: a notebook fails when a cell raises, and each tutorial ends with a cell of
+``assert``s on known answers (coffee is an espresso, sizes after resizing, ...). The kernel is
+this Python environment's, whatever ``python3`` kernelspec the machine has.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.option.nbval_lax = True
+    config.option.current_env = True

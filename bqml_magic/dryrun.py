@@ -1,0 +1,131 @@
+"""``--dry_run``: check a script and say what it would do, without running models or decoding.
+
+Like BigQuery's dry run it validates the SQL and every name; for a local engine it also
+checks the files an object table would feed to ML functions (count, bytes, formats, the
+20 MB per file and 1 TB total limits) and each ML.PREDICT's input contract (feature
+columns present, image sizes that RESIZE will produce versus the model's fixed sizes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from bqml_magic.errors import ModelError
+from bqml_magic.predict import feature_columns
+from bqml_magic.query import QueryRunner
+from bqml_magic.sql.names import object_name
+from bqml_magic.sql.parse import CreateExternalTable, parse_script
+from bqml_magic.sql.plan import statement_kind
+from bqml_magic.sql.translate import ml_arguments, ml_function
+
+MAX_FILE_BYTES = 20 * 1000 * 1000
+MAX_TOTAL_BYTES = 10**12
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/bmp")
+
+
+@dataclass
+class DryRunReport:
+    """One line per check, per statement; ``problems`` are what would fail or be refused."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        verdict = "would fail:\n  " + "\n  ".join(self.problems) if self.problems else "is valid"
+        return "\n".join(self.lines + [f"The script {verdict}."])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lines": self.lines, "problems": self.problems, "files": self.files, "valid": not self.problems}
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def dry_run(runner: QueryRunner, sql: str, params: dict[str, Any]) -> DryRunReport:
+    report = DryRunReport()
+    for number, statement in enumerate(parse_script(sql), 1):
+        kind = statement_kind(statement)
+        target = _target(statement)
+        report.lines.append(f"{number}. {kind.replace('_', ' ')}{' ' + target if target else ''}")
+        if isinstance(statement, exp.Expression) and statement.find(exp.Select):
+            _check_query(runner, statement, params, report)
+    return report
+
+
+def _target(statement: Any) -> str:
+    if isinstance(statement, CreateExternalTable):
+        return str(statement.name)
+    table = statement.this if isinstance(statement, exp.Create) else None
+    if isinstance(table, exp.Schema):
+        table = table.this
+    return table.sql("bigquery") if isinstance(table, exp.Table) else ""
+
+
+def _check_query(runner: QueryRunner, statement: exp.Expression, params: dict[str, Any], report: DryRunReport) -> None:
+    for table in statement.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or isinstance(table.parent, exp.Predict):
+            continue
+        if not table.args.get("db"):
+            continue  # a CTE name
+        name = object_name(table)
+        kind = runner.catalog.require_relation(name)
+        if kind == "OBJECT_TABLE":
+            runner.catalog.ensure_fresh(name)
+            _check_files(runner, name, report)
+    for predict in statement.find_all(exp.Predict):
+        _check_predict(runner, predict, params, report)
+
+
+def _check_files(runner: QueryRunner, name: Any, report: DryRunReport) -> None:
+    table = runner.catalog.object_table(name)
+    [(count, total, big, images)] = runner.con.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(size), 0), COUNT(*) FILTER (size >= {MAX_FILE_BYTES}), "
+        f"COUNT(*) FILTER (content_type IN {IMAGE_TYPES}) FROM __bqml.{table.cache_table}"
+    ).fetchall()
+    report.files[str(name)] = {"files": count, "bytes": total, "images": images, "over_20mb": big}
+    report.lines.append(f"   reads {name}: {count:,} files, {total / 2**20:,.1f} MiB, {images:,} JPEG/PNG/BMP")
+    if big:
+        report.problems.append(f"{name}: {big} file(s) of 20 MB or more cannot be used for inference")
+    if total >= MAX_TOTAL_BYTES:
+        report.problems.append(f"{name}: {total / 1e12:.2f} TB in all; inference reads at most 1 TB")
+    if images < count:
+        report.lines.append(f"   note: {count - images:,} file(s) are not JPEG/PNG/BMP; ML.DECODE_IMAGE fails on them")
+
+
+def _check_predict(runner: QueryRunner, predict: exp.Predict, params: dict[str, Any], report: DryRunReport) -> None:
+    info = runner.models.info(object_name(predict.this, "Model"))
+    report.lines.append(f"   ML.PREDICT with {info.model_type} model {info.name} "
+                        f"({', '.join(f.name for f in info.schema.features)} -> {', '.join(l.name for l in info.schema.labels)})")
+    source = predict.expression
+    query = source.this if isinstance(source, exp.Subquery) else exp.select("*").from_(source.copy())
+    schema = runner.stream(query.copy().limit(0), params).schema  # types only: no row is read
+    try:
+        mapping = feature_columns(info.schema, schema, info.name)
+    except ModelError as exc:
+        report.problems.append(str(exc))
+        return
+    for feature in info.schema.features:
+        size = _resized_size(query, mapping[feature.name])
+        expected = tuple(feature.shape[1:3])
+        if size and len(expected) == 2 and None not in expected and -1 not in expected and size != expected:
+            report.problems.append(
+                f"{info.name}: feature '{feature.name}' expects {expected[0]}x{expected[1]} images; "
+                f"the query resizes to {size[0]}x{size[1]}")
+
+
+def _resized_size(query: exp.Expression, column: str) -> tuple[int, int] | None:
+    """(height, width) when the column is ML.RESIZE_IMAGE(..., h, w, FALSE) with literal sizes."""
+    if not isinstance(query, exp.Select):
+        return None
+    for projection in query.expressions:
+        call = projection.unalias()
+        if projection.alias_or_name.lower() != column.lower() or ml_function(call) is None:
+            continue
+        if call.expression.name.upper() == "RESIZE_IMAGE":
+            _, h, w, keep = ml_arguments(call)
+            if all(isinstance(v, exp.Literal) for v in (h, w)) and isinstance(keep, exp.Boolean) and not keep.this:
+                return int(h.this), int(w.this)
+    return None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bqml_magic.errors import BQMLError
 
 if TYPE_CHECKING:
-    from bqml_magic.context import Context
+    from bqml_magic.context import context
     from bqml_magic.engine import Engine
 
 __all__ = ["BQMLError", "Engine", "context", "load_ipython_extension", "unload_ipython_extension"]

@@ -24,7 +24,7 @@ from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.models import ModelInfo, ModelStore
 from bqml_magic.errors import BQMLError, StorageError
 from bqml_magic.progress import Progress
-from bqml_magic.query import QueryRunner, duckdb_error
+from bqml_magic.query import QueryRunner
 from bqml_magic.sql.names import object_name
 from bqml_magic.sql.parse import parse_script
 from bqml_magic.sql.plan import statement_kind

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from bqml_magic.catalog.catalog import Catalog, transaction
-from bqml_magic.errors import AlreadyExistsError, LimitError, ModelError, NotFoundError, SQLError, StorageError
+from bqml_magic.errors import AlreadyExistsError, BQMLError, NotFoundError, SQLError, StorageError
+from bqml_magic.runtimes.limits import check_serialized
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
 from bqml_magic.sql.names import Name
 from bqml_magic.storage.uris import BucketMap, check_confined
 
-MAX_SERIALIZED_BYTES = 450 * 1024 * 1024
 _OPTIONS = {"model_type", "model_path", "kms_key_name", "description", "labels"}
 
 
@@ -62,10 +62,7 @@ class ModelStore:
             raise AlreadyExistsError(f"Already Exists: Model {name}")
         folder = self.root / name.dataset.lower() / f"{name.name.lower()}-{uuid.uuid4().hex[:12]}"
         try:
-            size = self._freeze(model_path, folder)
-            from bqml_magic.runtimes.registry import inspect_model
-
-            schema = inspect_model(model_type, folder)
+            schema, size = self._freeze_and_inspect(name, model_type, model_path, folder)
             old = self.catalog.model_row(name)
             with transaction(self.catalog.con):
                 self.catalog.put_model(name, model_type, model_path, str(folder), size, schema_to_dict(schema),
@@ -114,23 +111,34 @@ class ModelStore:
                 self._runtimes.pop(str(folder), None)
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _freeze(self, model_path: str, folder: Path) -> int:
-        """Copy the model's files (a folder for ``.../*``, else one file) into ``folder``; their size."""
+    def _freeze_and_inspect(self, name: Name, model_type: str, model_path: str, folder: Path) -> tuple[ModelSchema, int]:
+        """The frozen copy's schema and size; an error names the statement's model and model_path, not the copy."""
+        from bqml_magic.runtimes.registry import inspect_model
+
+        try:
+            frozen, size = self._freeze(model_type, model_path, folder)
+            return inspect_model(model_type, frozen), size
+        except BQMLError as exc:
+            raise type(exc)(f"CREATE MODEL {name} (model_path '{model_path}'): {exc}") from exc
+
+    def _freeze(self, model_type: str, model_path: str, folder: Path) -> tuple[Path, int]:
+        """Copy the model's files (a folder for ``.../*``, else one file) into ``folder``.
+
+        Returns what to inspect (the copied folder, or the copied file) and the files' size.
+        """
         is_folder = model_path.endswith("/*")
         location = self.buckets.resolve(model_path[:-2] if is_folder else model_path)
         if not location.is_local:
-            raise StorageError(f"model_path {model_path}: only local or bucket-mapped paths are supported for models")
+            raise StorageError("only local or bucket-mapped paths are supported for models")
         check_confined(location)
         source = Path(location.path)
         if is_folder and not source.is_dir():
-            raise NotFoundError(f"model_path {model_path}: folder {source} does not exist")
+            raise NotFoundError(f"folder {source} does not exist")
         if not is_folder and not source.is_file():
             hint = " (for a SavedModel folder, end model_path with /*)" if source.is_dir() else ""
-            raise NotFoundError(f"model_path {model_path}: file {source} does not exist{hint}")
+            raise NotFoundError(f"file {source} does not exist{hint}")
         files = [p for p in source.rglob("*") if p.is_file()] if is_folder else [source]
-        size = sum(p.stat().st_size for p in files)
-        if size >= MAX_SERIALIZED_BYTES:
-            raise LimitError(f"Model {model_path} is {size / 2**20:,.0f} MB; imported models must be under 450 MB")
+        size = check_serialized(files, model_type)  # before copying: a 2 GB file is refused at once
         folder.mkdir(parents=True)
         if is_folder:
             for file in files:
@@ -138,9 +146,8 @@ class ModelStore:
                 target = folder / file.relative_to(source)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(file, target)
-        else:
-            shutil.copyfile(source, folder / source.name)
-        return size
+            return folder, size
+        return Path(shutil.copyfile(source, folder / source.name)), size
 
 
 def _check_options(options: dict[str, Any]) -> tuple[str, str]:
@@ -153,6 +160,9 @@ def _check_options(options: dict[str, Any]) -> tuple[str, str]:
         raise SQLError("CREATE MODEL needs OPTIONS(model_type = 'TENSORFLOW' | 'TENSORFLOW_LITE' | 'ONNX', model_path = ...)")
     if not isinstance(model_path, str) or not model_path:
         raise SQLError(f"CREATE MODEL with model_type '{model_type}' needs OPTIONS(model_path = '...')")
+    from bqml_magic.runtimes.registry import runtime_for
+
+    runtime_for(model_type)  # an unknown model_type fails before any file is copied
     return model_type, model_path
 
 

@@ -18,8 +18,10 @@ def single_model_file(path: Path, suffix: str, model_type: str) -> Path:
         return path
     if not path.is_dir():
         raise ModelError(f"{model_type} model file {path} does not exist")
-    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == suffix)
+    files = all_files(path)
+    found = [p for p in files if p.suffix.lower() == suffix]
     if len(found) != 1:
-        names = ", ".join(str(p.relative_to(path)) for p in found) or "none"
-        raise ModelError(f"{model_type} model folder {path} must hold exactly one {suffix} file; found {names}")
+        listed = ", ".join(str(p.relative_to(path)) for p in (found or files)) or "nothing"
+        detail = f"found {listed}" if found else f"found none among: {listed}"
+        raise ModelError(f"{model_type} model folder must hold exactly one {suffix} file; {detail}")
     return found[0]

@@ -40,7 +40,7 @@ def load(path: Path) -> TensorFlowRuntime:
     try:
         model = tf.saved_model.load(str(path), tags=["serve"])
     except Exception as exc:
-        raise ModelError(f"TensorFlow cannot load the SavedModel in {path.name}: {exc}") from exc
+        raise ModelError(f"TensorFlow cannot load the SavedModel: {exc}") from exc
     return TensorFlowRuntime(schema, model, dtypes)
 
 
@@ -75,20 +75,23 @@ def _read(path: Path) -> tuple[ModelSchema, dict[str, int]]:
     tf = _tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
 
+    if not path.is_dir():
+        raise ModelError(f"TENSORFLOW models are SavedModel folders: write model_path as 'gs://bucket/folder/*', "
+                         f"not the file {path.name}")
     graph_file = path / "saved_model.pb"
     if not graph_file.is_file():
-        found = ", ".join(sorted(p.name for p in path.iterdir())) if path.is_dir() else "not a folder"
-        raise ModelError(f"TENSORFLOW model {path} needs saved_model.pb (and variables/); found: {found or 'nothing'}")
+        found = ", ".join(sorted(p.name for p in path.iterdir()))
+        raise ModelError(f"TENSORFLOW model folder needs saved_model.pb (and variables/); found: {found or 'nothing'}")
     serialized = check_serialized(all_files(path), MODEL_TYPE)
     saved_model = saved_model_pb2.SavedModel()
     try:
         saved_model.ParseFromString(graph_file.read_bytes())
     except Exception as exc:
-        raise ModelError(f"saved_model.pb in {path.name} is not a SavedModel: {exc}") from exc
+        raise ModelError(f"saved_model.pb is not a SavedModel: {exc}") from exc
     meta_graph = next((m for m in saved_model.meta_graphs if "serve" in m.meta_info_def.tags), None)
     if meta_graph is None or SIGNATURE not in meta_graph.signature_def:
         found = sorted(meta_graph.signature_def) if meta_graph is not None else "no 'serve' tag-set"
-        raise ModelError(f"SavedModel {path.name} has no '{SIGNATURE}' signature for the 'serve' tag (found: {found})")
+        raise ModelError(f"The SavedModel has no '{SIGNATURE}' signature for the 'serve' tag (found: {found})")
     check_memory(graph_file.stat().st_size + _variable_bytes(tf, path), MODEL_TYPE)
     signature = meta_graph.signature_def[SIGNATURE]
     features = tuple(_spec(name, info, "input") for name, info in sorted(signature.inputs.items()))
@@ -107,7 +110,7 @@ def _variable_bytes(tf, path: Path) -> int:
     try:
         reader = tf.train.load_checkpoint(str(path / "variables" / "variables"))
     except Exception as exc:
-        raise ModelError(f"The variables of SavedModel {path.name} cannot be read ({index.name}): {exc}") from exc
+        raise ModelError(f"The SavedModel's variables cannot be read ({index.name}): {exc}") from exc
     shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
     return sum(int(np.prod(shapes[n])) * dtypes[n].size for n in shapes if dtypes[n] != tf.string)
 

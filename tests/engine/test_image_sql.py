@@ -10,7 +10,7 @@ import pytest
 
 from bqml_magic import Engine
 from bqml_magic.errors import ImageError, LimitError, SQLError
-from bqml_magic.images import convert_color_space, decode_image, resize_image
+from bqml_magic.images import decode_image, resize_image
 
 JPEG = "gs://my_bucket/photos/grace_hopper.jpg"
 

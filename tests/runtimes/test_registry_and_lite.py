@@ -83,7 +83,7 @@ def test_tensorflow_folder_checks(tmp_path):
     with pytest.raises(ModelError, match="needs saved_model.pb .*found: model.onnx"):
         inspect_model("TENSORFLOW", tmp_path)
     (tmp_path / "saved_model.pb").write_bytes(b"\xff\xff\xff garbage")
-    with pytest.raises(ModelError, match="saved_model.pb in .* is not a SavedModel"):
+    with pytest.raises(ModelError, match="saved_model.pb is not a SavedModel"):
         inspect_model("TENSORFLOW", tmp_path)
 
 

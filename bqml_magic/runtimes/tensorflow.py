@@ -6,6 +6,7 @@ CREATE MODEL stays quick; ``load`` restores the model once for inference.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -15,6 +16,7 @@ from bqml_magic.errors import ModelError
 from bqml_magic.runtimes.base import ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
 from bqml_magic.runtimes.files import all_files
 from bqml_magic.runtimes.limits import check_memory, check_serialized
+from bqml_magic.runtimes.native_stderr import without_notices
 
 MODEL_TYPE = "TENSORFLOW"
 SIGNATURE = "serving_default"
@@ -66,8 +68,12 @@ class TensorFlowRuntime:
 
 
 def _tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are not for SQL users
-    return require("tensorflow", _INSTALL)
+    """TensorFlow, imported on first use only; its start-up notices are not for SQL users."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with without_notices():
+        return require("tensorflow", _INSTALL)
 
 
 def _read(path: Path) -> tuple[ModelSchema, dict[str, int]]:

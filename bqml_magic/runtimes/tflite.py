@@ -18,6 +18,7 @@ from bqml_magic.errors import ModelError
 from bqml_magic.runtimes.base import BQ_SCALARS, ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
 from bqml_magic.runtimes.files import all_files, single_model_file
 from bqml_magic.runtimes.limits import check_memory, check_serialized
+from bqml_magic.runtimes.native_stderr import without_notices
 
 MODEL_TYPE = "TENSORFLOW_LITE"
 _INSTALL = "'bqml_magic[tflite]'"
@@ -79,7 +80,8 @@ def _open(path: Path, threads: int) -> TFLiteRuntime:
     check_serialized(all_files(path), MODEL_TYPE)
     try:
         interpreter = litert.Interpreter(model_path=str(model_file), num_threads=threads)
-        interpreter.allocate_tensors()
+        with without_notices():
+            interpreter.allocate_tensors()
     except Exception as exc:
         raise ModelError(f"{model_file.name} is not a loadable TFLite model: {exc}") from exc
     check_memory(_weight_bytes(interpreter), MODEL_TYPE)

@@ -3,6 +3,7 @@
 
     python3 tasks.py demo    # venv + install + sample data, then classify the sample photos
     python3 tasks.py test    # venv + install + sample data + browser, then the whole test suite
+    python3 tasks.py lab     # venv + install + sample data, then the tutorials in JupyterLab
 
 Everything goes into ./.venv; sample photos and models are built once into the user cache
 (~/.cache/bqml_magic), never into the repository.
@@ -18,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+TUTORIAL = ROOT / "notebooks" / "01_image_classification.ipynb"
+ARTIFACTS = ROOT / "artifacts"
 
 
 def run(*args: str | os.PathLike, **kwargs) -> None:
@@ -45,9 +48,21 @@ def ensure_chromium() -> None:
     run("apt-get", "install", "-y", "-qq", "chromium", env=env)
 
 
-def demo() -> None:
+def demo(*demo_args: str) -> None:
+    """Classify the sample photos, then run the classification tutorial into artifacts/."""
     install("all")
-    run(PYTHON, "-m", "bqml_magic.demo")
+    run(PYTHON, "-m", "bqml_magic.demo", *demo_args)
+    run(PYTHON, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--log-level", "WARN",
+        "--output-dir", ARTIFACTS, TUTORIAL)
+    print(f"\nThe tutorial, run, with its outputs: {ARTIFACTS / TUTORIAL.name}\n"
+          "Follow it yourself in JupyterLab:   python3 tasks.py lab")
+
+
+def lab() -> None:
+    """Open the tutorials in JupyterLab (Ctrl-C stops it)."""
+    install("all")
+    as_root = ["--allow-root"] if os.name == "posix" and os.geteuid() == 0 else []  # Jupyter refuses root otherwise
+    run(PYTHON, "-m", "jupyter", "lab", *as_root, TUTORIAL.relative_to(ROOT))
 
 
 def test(*pytest_args: str) -> None:
@@ -57,7 +72,7 @@ def test(*pytest_args: str) -> None:
 
 
 if __name__ == "__main__":
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "lab": lab}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

@@ -90,7 +90,7 @@ def test_tutorial_renders_the_schema_widget_and_thumbnails(lab: str, tmp_path: P
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000})
+            viewport={"width": 1280, "height": 1400})
         try:
             page = browser.new_page()
             page.goto(lab)
@@ -110,12 +110,18 @@ def test_tutorial_renders_the_schema_widget_and_thumbnails(lab: str, tmp_path: P
             thumbnails = outputs.locator('img[src^="data:image/png"]')
             assert thumbnails.count() >= 10
             assert "Tab(children=" not in outputs.all_inner_texts().__str__()
-            assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                                    has_text="Error").count()
+            stderr = outputs.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert not stderr.filter(has_text="Error").count()
+            assert not stderr.filter(has_text="oneDNN").count()  # runtime start-up notices stay out
 
-            page.screenshot(path=str(ARTIFACTS / "tutorial_01.png"), full_page=True)
-            tab.scroll_into_view_if_needed()
-            tab.locator(".lm-TabBar-tab", has_text="Labels").click()
-            tab.screenshot(path=str(ARTIFACTS / "schema_inspector.png"))
+            inspector = page.locator(".jp-OutputArea-output", has=page.locator(".widget-tab")).first
+            inspector.scroll_into_view_if_needed()
+            inspector.screenshot(path=str(ARTIFACTS / "schema_inspector.png"))
+            predictions = page.locator(".jp-Cell", has_text="%%bqml predictions").locator(".jp-OutputArea")
+            expect(predictions.locator('img[src^="data:image/png"]')).to_have_count(20)  # uri and input_1 per photo
+            predictions.evaluate("area => area.scrollIntoView({block: 'start'})")
+            box = predictions.bounding_box()  # the first rows: the whole table is taller than the page
+            page.screenshot(path=str(ARTIFACTS / "predictions.png"),
+                            clip={**box, "height": min(box["height"], 700)})
         finally:
             browser.close()

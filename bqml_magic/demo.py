@@ -39,20 +39,16 @@ WHERE rank = 1
 ORDER BY uri
 """
 
-#: model_type -> (model name in SQL, gs:// path of the sample classifier under the my_models bucket)
-MODELS = {
-    "TENSORFLOW": ("classifier", "gs://my_models/tensorflow/classifier/*"),
-    "TENSORFLOW_LITE": ("classifier_lite", "gs://my_models/tflite/classifier.tflite"),
-    "ONNX": ("classifier_onnx", "gs://my_models/onnx/classifier.onnx"),
-}
+#: model_type -> the sample classifier's name in SQL
+MODELS = {"TENSORFLOW": "classifier", "TENSORFLOW_LITE": "classifier_lite", "ONNX": "classifier_onnx"}
 
 
-def classify(engine: Engine, model_type: str, labels: list[str]) -> tuple[pd.DataFrame, float]:
+def classify(engine: Engine, built: samples.Samples, model_type: str) -> tuple[pd.DataFrame, float]:
     """Import the sample classifier in one format and return (top class per photo, seconds)."""
-    model, path = MODELS[model_type]
+    model, path = MODELS[model_type], built.model_uri(model_type, "classifier")
     started = time.perf_counter()
     engine.query(f"CREATE MODEL my_dataset.{model} OPTIONS (model_type = '{model_type}', model_path = '{path}')")
-    top = engine.query(TOP_CLASS.format(model=model), {"labels": labels})
+    top = engine.query(TOP_CLASS.format(model=model), {"labels": built.labels})
     return top, time.perf_counter() - started
 
 
@@ -68,15 +64,15 @@ def main(argv: list[str] | None = None) -> None:
     engine = Engine(workspace=workspace, buckets={"my_bucket": built.bucket, "my_models": built.root / "models"})
     print(f"Workspace {workspace}; gs://my_bucket -> {built.bucket}\n")
     engine.query(SETUP)
-    print(TOP_CLASS.format(model=MODELS[args.model_type][0]).strip(), "\n")
+    print(TOP_CLASS.format(model=MODELS[args.model_type]).strip(), "\n")
 
-    top, seconds = classify(engine, args.model_type, built.labels)
+    top, seconds = classify(engine, built, args.model_type)
     with pd.option_context("display.max_colwidth", 60, "display.width", 120):
         print(top.assign(score=top.score.round(4)).to_string(index=False))
     print(f"\n{len(top)} photos, {args.model_type} model, CREATE MODEL + ML.PREDICT in {seconds:.1f} s")
 
     for other in (t for t in MODELS if t != args.model_type):
-        again, seconds = classify(engine, other, built.labels)
+        again, seconds = classify(engine, built, other)
         same = (again.top_class.tolist() == top.top_class.tolist())
         gap = float(np.max(np.abs(again.score.to_numpy() - top.score.to_numpy())))
         print(f"{other:<16} same top classes: {'yes' if same else 'NO'}; largest score difference {gap:.1e} "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bqml_magic import Engine
+from bqml_magic import Engine, samples
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -39,3 +39,9 @@ def engine(photos: Path) -> Engine:
     )
     yield eng
     eng.close()
+
+
+@pytest.fixture(scope="session")
+def sample_set() -> samples.Samples:
+    """The sample photos and MobileNet models, built once into the user cache (SPEC section 7)."""
+    return samples.build()

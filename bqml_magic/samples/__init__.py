@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MODEL_FILES", "Samples", "build"]
+__all__ = ["KNOWN_CLASSES", "MODEL_FILES", "VARIANTS", "Samples", "build"]
 
 #: model_type -> how a variant's model is laid out under ``models/``
 MODEL_FILES = {
@@ -17,6 +17,12 @@ MODEL_FILES = {
     "ONNX": "onnx/{variant}.onnx",
 }
 VARIANTS = ("classifier", "features")
+#: photo -> the ImageNet classes the sample classifier is known to answer for it (SPEC section 7)
+KNOWN_CLASSES = {
+    "grace_hopper.jpg": {"military uniform"},
+    "coffee.png": {"espresso"},
+    "chelsea.png": {"tabby", "tiger cat", "Egyptian cat"},
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class Samples:
             raise ValueError(f"sample models: model_type in {sorted(MODEL_FILES)}, variant in {VARIANTS}; "
                              f"got {model_type!r}, {variant!r}")
         return self.root / "models" / layout.format(variant=variant)
+
+    def model_uri(self, model_type: str, variant: str, bucket: str = "my_models") -> str:
+        """The ``model_path`` to write in CREATE MODEL when ``bucket`` is mounted on ``root / "models"``."""
+        path = self.model_path(model_type, variant).relative_to(self.root / "models").as_posix()
+        return f"gs://{bucket}/{path}" + ("/*" if model_type.upper() == "TENSORFLOW" else "")
 
 
 def build(force: bool = False) -> Samples:

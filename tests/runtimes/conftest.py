@@ -10,11 +10,6 @@ from bqml_magic import samples
 from bqml_magic.runtimes.base import Runtime
 from bqml_magic.runtimes.registry import load_model
 
-FORMATS = ("TENSORFLOW", "TENSORFLOW_LITE", "ONNX")
-
-@pytest.fixture(scope="session")
-def sample_set() -> samples.Samples:
-    return samples.build()
 
 @pytest.fixture(scope="session")
 def loaded(sample_set):
@@ -28,6 +23,7 @@ def loaded(sample_set):
 
     return get
 
+
 def preprocess(path: Path) -> np.ndarray:
     """Decode, bilinear resize to 224x224 as TensorFlow does, scale to [0, 1]: float32 [224, 224, 3]."""
     import tensorflow as tf
@@ -36,7 +32,7 @@ def preprocess(path: Path) -> np.ndarray:
     pixels = np.asarray(Image.open(path).convert("RGB"))
     return (tf.image.resize(pixels, (224, 224), method="bilinear").numpy() / 255.0).astype(np.float32)
 
+
 @pytest.fixture(scope="session")
 def known_photos(sample_set) -> dict[str, np.ndarray]:
-    names = ("grace_hopper.jpg", "coffee.png", "chelsea.png")
-    return {name: preprocess(sample_set.bucket / "photos" / name) for name in names}
+    return {name: preprocess(sample_set.bucket / "photos" / name) for name in samples.KNOWN_CLASSES}

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bqml_magic import samples
 from bqml_magic.runtimes.registry import inspect_model
-FORMATS = ("TENSORFLOW", "TENSORFLOW_LITE", "ONNX")
+
+FORMATS = tuple(samples.MODEL_FILES)
 
 pytestmark = pytest.mark.integration
 
@@ -13,8 +15,6 @@ SIGNATURES = {
     "classifier": (("input_1", (None, 224, 224, 3)), ("predictions", (None, 1001))),
     "features": (("inputs", (None, 224, 224, 3)), ("feature_vector", (None, 1024))),
 }
-KNOWN = {"grace_hopper.jpg": {"military uniform"}, "coffee.png": {"espresso"},
-         "chelsea.png": {"tabby", "tiger cat", "Egyptian cat"}}
 
 
 @pytest.mark.parametrize("variant", SIGNATURES)
@@ -44,7 +44,7 @@ def test_batch_equals_single_calls(loaded, known_photos, model_type):
 def test_known_imagenet_answers(sample_set, loaded, known_photos, model_type):
     probabilities = loaded(model_type, "classifier").run({"input_1": np.stack(list(known_photos.values()))})
     top = [sample_set.labels[i] for i in probabilities["predictions"].argmax(axis=1)]
-    for (photo, expected), label in zip(KNOWN.items(), top):
+    for (photo, expected), label in zip(samples.KNOWN_CLASSES.items(), top):
         assert label in expected, (photo, label)
 
 

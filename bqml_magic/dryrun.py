@@ -37,9 +37,6 @@ class DryRunReport:
         verdict = "would fail:\n  " + "\n  ".join(self.problems) if self.problems else "is valid"
         return "\n".join(self.lines + [f"The script {verdict}."])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "problems": self.problems, "files": self.files, "valid": not self.problems}
-
     def __str__(self) -> str:
         return self.summary()
 

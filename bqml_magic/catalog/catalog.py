@@ -160,11 +160,17 @@ class Catalog:
         return True
 
     def drop_relation(self, name: Name, if_exists: bool, kind_word: str) -> None:
+        """``DROP TABLE`` drops tables and object tables, ``DROP VIEW`` views: each only its own kind."""
         kind = self.kind(name) if self.has_dataset(name.dataset) else None
         if kind is None or kind == "MODEL":
             if if_exists:
                 return
+            if kind == "MODEL":
+                raise SQLError(f"{name} is a model: drop it with DROP MODEL {name}")
             self.require_relation(name)
+        if (kind == "VIEW") != (kind_word.upper() == "VIEW"):
+            raise SQLError(f"{name} is a {kind.lower().replace('_', ' ')}: drop it with "
+                           f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
         with transaction(self.con):
             self.drop_relation_in_transaction(name, kind)
 

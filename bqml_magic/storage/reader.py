@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from bqml_magic.errors import LimitError, StorageError
-from bqml_magic.storage.uris import BucketMap, Location, check_confined
+from bqml_magic.storage.uris import Location, check_confined
 
 
 def read_bytes(location: Location, limit: int | None = None) -> bytes:
@@ -28,8 +28,3 @@ def read_bytes(location: Location, limit: int | None = None) -> bytes:
         raise StorageError(f"Object {location.uri} is a folder, not a file") from exc
     except PermissionError as exc:
         raise StorageError(f"Object {location.uri} cannot be read: permission denied") from exc
-
-
-def read_uri(buckets: BucketMap, uri: str) -> bytes:
-    """Bytes behind a URI as a user wrote it, through the bucket mapping."""
-    return read_bytes(buckets.resolve(uri))

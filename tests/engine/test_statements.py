@@ -49,6 +49,16 @@ def test_table_lifecycle(engine: Engine):
         engine.query("DROP TABLE my_dataset.t")
 
 
+def test_drop_statements_drop_only_their_own_kind(engine: Engine):
+    engine.query("CREATE TABLE my_dataset.t AS (SELECT 1 AS id); CREATE VIEW my_dataset.v AS (SELECT id FROM my_dataset.t)")
+    with pytest.raises(SQLError, match="my_dataset.v is a view: drop it with DROP VIEW"):
+        engine.query("DROP TABLE my_dataset.v")
+    with pytest.raises(SQLError, match="my_dataset.t is a table: drop it with DROP TABLE"):
+        engine.query("DROP VIEW my_dataset.t")
+    engine.query("DROP VIEW my_dataset.v; DROP TABLE my_dataset.t")
+    assert engine.table_kind("my_dataset.v") is None and engine.table_kind("my_dataset.t") is None
+
+
 def test_failed_replace_keeps_the_old_table(engine: Engine):
     engine.query("CREATE TABLE my_dataset.t AS (SELECT 1 AS id)")
     with pytest.raises(BQMLError):

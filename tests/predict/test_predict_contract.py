@@ -92,6 +92,8 @@ def test_create_model_rules(engine: Engine, scorer_model):
         engine.query(create.format("").replace("my_dataset.m ", "my_dataset.object_table "))
     with pytest.raises(SQLError, match="is a model"):
         engine.query("SELECT * FROM my_dataset.m")
+    with pytest.raises(SQLError, match="drop it with DROP MODEL my_dataset.m"):
+        engine.query("DROP TABLE my_dataset.m")
     engine.query("DROP MODEL my_dataset.m; DROP MODEL IF EXISTS my_dataset.m")
     with pytest.raises(NotFoundError, match="Model my_dataset.m"):
         engine.query("DROP MODEL my_dataset.m")

@@ -12,16 +12,12 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
-from bqml_magic.errors import BQMLError
+from bqml_magic.errors import Cancelled
 from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values, result_array
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
 from bqml_magic.sql.lift import Call, FileLeaf, Island, Leaf, LiftPlan, Node
 
 Reader = Callable[[str], bytes]
-
-
-class Cancelled(BQMLError, KeyboardInterrupt):
-    """The query was interrupted (Ctrl-C / kernel interrupt)."""
 
 
 def output_schema(plan: LiftPlan, inner: pa.Schema) -> pa.Schema:

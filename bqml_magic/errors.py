@@ -45,3 +45,7 @@ class ModelError(BQMLError, ValueError):
 
 class LimitError(BQMLError, ValueError):
     """A documented BigQuery limit was exceeded (file, model or image size)."""
+
+
+class Cancelled(BQMLError, KeyboardInterrupt):
+    """The query was interrupted (Ctrl-C / kernel interrupt); the engine is ready for the next one."""

@@ -26,6 +26,7 @@ from bqml_magic.catalog.models import ModelStore
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.progress import Progress
 from bqml_magic.sql import translate
+from bqml_magic.sql.duckdb_errors import from_duckdb
 from bqml_magic.sql.lift import plan_lift
 from bqml_magic.sql.names import Name, object_name, position
 
@@ -145,7 +146,7 @@ class QueryRunner:
         if self.trap.error is not None:
             error, self.trap.error = self.trap.error, None
             return error
-        return duckdb_error(exc, statement)
+        return from_duckdb(exc, statement)
 
     def _kind(self, name: Name, table: exp.Table) -> str:
         try:
@@ -201,23 +202,3 @@ class QueryRunner:
             except duckdb.Error:
                 pass
         self.cursors.clear()
-
-
-def duckdb_error(exc: BaseException, statement: exp.Expression | None) -> BQMLError:
-    """DuckDB's message without its SQL echo, with the position of the name it complains about."""
-    from bqml_magic.errors import NotFoundError
-
-    text = str(exc).split("\n\nLINE ", 1)[0].strip()
-    text = text.split(": ", 1)[1] if text.split(": ", 1)[0].endswith("Error") and ": " in text else text
-    line = col = None
-    quoted = text.split('"')[1] if text.count('"') >= 2 else None
-    if statement is not None and quoted:
-        for column in statement.find_all(exp.Column, exp.Identifier):
-            if column.name.lower() == quoted.lower():
-                line, col = position(column)
-                break
-    if isinstance(exc, duckdb.CatalogException) or "not found" in text.lower():
-        return NotFoundError(text + (f" [at {line}:{col}]" if line else ""))
-    if isinstance(exc, duckdb.InterruptException):
-        return lifted.Cancelled("Query cancelled")
-    return SQLError(text, line, col)

@@ -32,12 +32,14 @@ class Name:
 
 
 def position(node: exp.Expression) -> tuple[int | None, int | None]:
-    """Line and (1-based, first character) column of a node's first identifier."""
-    for ident in node.find_all(exp.Identifier):
-        if "line" in ident.meta:
-            width = ident.meta["end"] - ident.meta["start"] + 1
-            return ident.meta["line"], ident.meta["col"] - width + 1
-    return None, None
+    """Line and (1-based, first character) column where a node's text starts: its first identifier
+    in the text (``a.b.c`` is a Column whose tree lists ``c`` first)."""
+    placed = [ident for ident in node.find_all(exp.Identifier) if "line" in ident.meta]
+    if not placed:
+        return None, None
+    first = min(placed, key=lambda ident: ident.meta["start"])
+    width = first.meta["end"] - first.meta["start"] + 1
+    return first.meta["line"], first.meta["col"] - width + 1
 
 
 def object_name(table: exp.Table, what: str = "Table") -> Name:

@@ -29,10 +29,9 @@ from bqml_magic.sql.names import object_name
 from bqml_magic.sql.parse import parse_script
 from bqml_magic.sql.plan import statement_kind
 from bqml_magic.statements import HANDLERS, StatementResult
-from bqml_magic.storage.reader import read_bytes
+from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, read_bytes
 from bqml_magic.storage.uris import BucketMap
 
-MAX_INFERENCE_FILE_BYTES = 20 * 1000 * 1000  # BigQuery: each object < 20 MB for inference
 CATALOG_FILE = "catalog.duckdb"
 
 

@@ -6,6 +6,11 @@ import os
 from bqml_magic.errors import LimitError, StorageError
 from bqml_magic.storage.uris import Location, check_confined
 
+MAX_INFERENCE_FILE_BYTES = 20 * 1000 * 1000
+"""BigQuery: each object an ML function reads for inference is under 20 MB."""
+MAX_INFERENCE_TOTAL_BYTES = 10**12
+"""BigQuery: all objects an inference query reads are under 1 TB together."""
+
 
 def read_bytes(location: Location, limit: int | None = None) -> bytes:
     """All bytes of one object; ``limit`` refuses bigger files before reading them."""

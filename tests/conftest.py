@@ -45,3 +45,27 @@ def engine(photos: Path) -> Engine:
 def sample_set() -> samples.Samples:
     """The sample photos and MobileNet models, built once into the user cache (SPEC section 7)."""
     return samples.build()
+
+
+@pytest.fixture
+def save_tagger():
+    """Writes a SavedModel of two features, an image and a string, into a folder; returns it.
+
+    ``image`` float32 [N, 8, 8, 3] and ``tag`` string [N] -> ``length`` INT64 = len(tag),
+    ``bright`` BOOL = mean(image) > 0.5.
+    """
+    def save(folder: Path) -> Path:
+        import tensorflow as tf
+
+        class Tagger(tf.Module):
+            @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image"),
+                                          tf.TensorSpec([None], tf.string, name="tag")])
+            def serve(self, image, tag):
+                return {"length": tf.cast(tf.strings.length(tag), tf.int64),
+                        "bright": tf.reduce_mean(image, axis=[1, 2, 3]) > 0.5}
+
+        model = Tagger()
+        tf.saved_model.save(model, str(folder), signatures={"serving_default": model.serve})
+        return folder
+
+    return save

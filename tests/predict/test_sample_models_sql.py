@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,24 +92,8 @@ def test_a_fixed_size_model_refuses_other_sizes(models: Engine):
         models.query(PREDICT.format(model=model_name("classifier", "TENSORFLOW_LITE"), size=200, feature="input_1"))
 
 
-@pytest.fixture
-def tagger(photos: Path) -> Path:
-    """A SavedModel of two features, an image and a string: ``length`` = len(tag), ``bright`` = mean > 0.5."""
-    import tensorflow as tf
-
-    class Tagger(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image"),
-                                      tf.TensorSpec([None], tf.string, name="tag")])
-        def serve(self, image, tag):
-            return {"length": tf.cast(tf.strings.length(tag), tf.int64),
-                    "bright": tf.reduce_mean(image, axis=[1, 2, 3]) > 0.5}
-
-    model, folder = Tagger(), photos / "models" / "tagger"
-    tf.saved_model.save(model, str(folder), signatures={"serving_default": model.serve})
-    return folder
-
-
-def test_an_image_and_a_string_joined_from_another_table(engine: Engine, tagger, photos):
+def test_an_image_and_a_string_joined_from_another_table(engine: Engine, save_tagger, photos):
+    save_tagger(photos / "models" / "tagger")
     df = engine.query("""
         CREATE MODEL my_dataset.tagger OPTIONS (model_type = 'TENSORFLOW', model_path = 'gs://my_bucket/models/tagger/*');
         CREATE TABLE my_dataset.tags AS

@@ -87,19 +87,9 @@ def test_tensorflow_folder_checks(tmp_path):
         inspect_model("TENSORFLOW", tmp_path)
 
 
-def test_tensorflow_multi_input_string_and_bool(tmp_path):
+def test_tensorflow_multi_input_string_and_bool(tmp_path, save_tagger):
     """A SavedModel with an image, a string feature, and INT64/BOOL labels."""
-    import tensorflow as tf
-
-    class Model(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image"),
-                                      tf.TensorSpec([None], tf.string, name="tag")])
-        def serve(self, image, tag):
-            return {"length": tf.cast(tf.strings.length(tag), tf.int64),
-                    "bright": tf.reduce_mean(image, axis=[1, 2, 3]) > 0.5}
-
-    model = Model()
-    tf.saved_model.save(model, str(tmp_path), signatures={"serving_default": model.serve})
+    save_tagger(tmp_path)
     runtime = load_model("TENSORFLOW", tmp_path)
     assert [(f.name, f.bq_type) for f in runtime.schema.features] == [("image", "ARRAY<FLOAT64>"), ("tag", "STRING")]
     assert [(s.name, s.bq_type) for s in runtime.schema.labels] == [("bright", "BOOL"), ("length", "INT64")]

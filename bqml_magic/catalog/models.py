@@ -39,6 +39,12 @@ class ModelInfo:
     schema: ModelSchema
     folder: Path
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook, ``engine.describe_model(name)`` shows the schema inspector."""
+        from bqml_magic.display.schema import SchemaInspector
+
+        return SchemaInspector(self)._repr_mimebundle_(include, exclude)
+
 
 class ModelStore:
     """CREATE / DROP MODEL and the runtime cache: each model is loaded once per engine."""

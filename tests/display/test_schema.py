@@ -33,6 +33,11 @@ def test_outside_a_kernel_the_bundle_is_html_and_text(model_info):
     assert set(bundle) == {"text/plain", "text/html"}
 
 
+def test_a_model_shows_as_its_inspector(model_info):
+    """``engine.describe_model(name)`` as a cell's last line shows the inspector, not a dataclass."""
+    assert model_info._repr_mimebundle_() == SchemaInspector(model_info)._repr_mimebundle_()
+
+
 def test_in_a_kernel_the_bundle_adds_a_tab_widget(model_info, monkeypatch):
     monkeypatch.setattr(schema, "in_kernel", lambda: True)
     inspector = SchemaInspector(model_info)

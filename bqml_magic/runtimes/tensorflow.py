@@ -16,7 +16,7 @@ from bqml_magic.errors import ModelError
 from bqml_magic.runtimes.base import ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
 from bqml_magic.runtimes.files import all_files
 from bqml_magic.runtimes.limits import check_memory, check_serialized
-from bqml_magic.runtimes.native_stderr import without_notices
+from bqml_magic.native_stderr import without_notices
 
 MODEL_TYPE = "TENSORFLOW"
 SIGNATURE = "serving_default"

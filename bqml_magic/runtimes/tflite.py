@@ -18,7 +18,7 @@ from bqml_magic.errors import ModelError
 from bqml_magic.runtimes.base import BQ_SCALARS, ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
 from bqml_magic.runtimes.files import all_files, single_model_file
 from bqml_magic.runtimes.limits import check_memory, check_serialized
-from bqml_magic.runtimes.native_stderr import without_notices
+from bqml_magic.native_stderr import without_notices
 
 MODEL_TYPE = "TENSORFLOW_LITE"
 _INSTALL = "'bqml_magic[tflite]'"

@@ -60,10 +60,12 @@ class Samples:
 
 def build(force: bool = False) -> Samples:
     """The samples, building them first if the cache lacks them (or ``force``)."""
+    from bqml_magic.native_stderr import shown_on_failure
     from bqml_magic.samples.builder import MARKER, atomic_dir, build_into, sample_dir
 
     folder = sample_dir()
     if force or not (folder / MARKER).is_file():
-        with atomic_dir(folder, force=force) as work:
+        print(f"Building the sample photos and models into {folder} (once; about a minute)...", flush=True)
+        with atomic_dir(folder, force=force) as work, shown_on_failure():  # TensorFlow's converter logs a lot
             build_into(work)
     return Samples(folder)

@@ -18,7 +18,7 @@ from bqml_magic.query import QueryRunner
 from bqml_magic.sql.names import Name, dataset_name, object_name
 from bqml_magic.sql.parse import CreateExternalTable, parse_script
 from bqml_magic.sql.plan import statement_kind
-from bqml_magic.sql.translate import ml_arguments, ml_function
+from bqml_magic.sql.translate import ml_arguments, ml_function, predict_input
 from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, MAX_INFERENCE_TOTAL_BYTES
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/bmp")
@@ -107,7 +107,7 @@ def _check_query(runner: QueryRunner, statement: exp.Expression, params: dict[st
                                 "(the script creates what it needs first)")
             report.unchecked += 1
             continue
-        _check_predict(runner, predict, params, report)
+        _check_predict(runner, predict, statement, params, report)
 
 
 def _tables_read(statement: exp.Expression) -> list[Name]:
@@ -133,12 +133,12 @@ def _check_files(runner: QueryRunner, name: Any, report: DryRunReport) -> None:
         report.lines.append(f"   note: {count - images:,} file(s) are not JPEG/PNG/BMP; ML.DECODE_IMAGE fails on them")
 
 
-def _check_predict(runner: QueryRunner, predict: exp.Predict, params: dict[str, Any], report: DryRunReport) -> None:
+def _check_predict(runner: QueryRunner, predict: exp.Predict, statement: exp.Expression, params: dict[str, Any],
+                   report: DryRunReport) -> None:
     info = runner.models.info(object_name(predict.this, "Model"))
     report.lines.append(f"   ML.PREDICT with {info.model_type} model {info.name} "
                         f"({', '.join(f.name for f in info.schema.features)} -> {', '.join(l.name for l in info.schema.labels)})")
-    source = predict.expression
-    query = source.this if isinstance(source, exp.Subquery) else exp.select("*").from_(source.copy())
+    query = predict_input(predict, statement)
     schema = runner.stream(query.copy().limit(0), params).schema  # types only: no row is read
     try:
         mapping = feature_columns(info.schema, schema, info.name)

@@ -165,8 +165,7 @@ class QueryRunner:
                 continue  # a nested ML.PREDICT is its input's business
             model = object_name(node.this, "Model")
             info = self.models.info(model)
-            source = node.expression
-            input_query = source.this if isinstance(source, exp.Subquery) else exp.select("*").from_(source.copy())
+            input_query = translate.predict_input(node, query)
             upstream = self.stream(input_query, params)
             runtime = self.models.runtime(info)
             if progress is not None:

@@ -67,6 +67,41 @@ def resolve_tables(statement: exp.Expression, kind_of: Callable[[Name, exp.Table
     return object_tables
 
 
+def predict_input(predict: exp.Predict, statement: exp.Expression) -> exp.Expression:
+    """ML.PREDICT's input as a query of its own, to run apart from ``statement``.
+
+    ``(query)`` or ``TABLE t``; a CTE of the statement given as ``TABLE cte`` is its body, so
+    its top-level ML.* projections stream in batches; the statement's CTEs that the input reads
+    (and theirs) come along, in their order.
+    """
+    ctes = {cte.alias_or_name.lower(): cte for cte in statement.find_all(exp.CTE)}
+    source = predict.expression
+    if isinstance(source, exp.Subquery):
+        query = source.this.copy()
+    elif isinstance(source, exp.Table) and not source.args.get("db") and source.name.lower() in ctes:
+        query = ctes[source.name.lower()].this.copy()
+    else:
+        query = exp.select("*").from_(source.copy())
+    return _with_ctes_read(query, ctes)
+
+
+def _with_ctes_read(query: exp.Expression, ctes: dict[str, exp.CTE]) -> exp.Expression:
+    existing = query.args.get("with_")
+    own = {cte.alias_or_name.lower() for cte in existing.expressions} if existing else set()
+    needed: set[str] = set()
+    pending = [query]
+    while pending:
+        for table in pending.pop().find_all(exp.Table):
+            name = table.name.lower()
+            if not table.args.get("db") and name in ctes and name not in own | needed:
+                needed.add(name)
+                pending.append(ctes[name].this)
+    if needed:
+        outer = [cte.copy() for name, cte in ctes.items() if name in needed]
+        query.set("with_", exp.With(expressions=outer + (existing.expressions if existing else [])))
+    return query
+
+
 def rewrite_data_pseudocolumn(statement: exp.Expression, object_tables: dict[str, Name]) -> None:
     """``data`` / ``t.data`` / ``dataset.t.data`` of an object table -> ``bqml_read(t.uri)``."""
     if not object_tables:

@@ -6,9 +6,12 @@ import pytest
 from bqml_magic import Engine
 from bqml_magic.errors import NotFoundError
 
-PREDICT = """SELECT * FROM ML.PREDICT(MODEL my_dataset.scorer,
-  (SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), {h}, {w}, FALSE) AS image{extra}
-   FROM my_dataset.object_table WHERE content_type LIKE 'image/%'))"""
+IMAGES = """(SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), {h}, {w}, FALSE) AS image{extra}
+   FROM my_dataset.object_table WHERE content_type LIKE 'image/%')"""
+
+
+def predict(source: str) -> str:
+    return f"SELECT * FROM ML.PREDICT(MODEL my_dataset.scorer, {source})"
 
 
 @pytest.fixture
@@ -18,7 +21,7 @@ def scorer(engine: Engine, scorer_model) -> Engine:
 
 
 def test_a_valid_query_reports_files_and_the_model(scorer: Engine, photos):
-    report = scorer.dry_run(PREDICT.format(h=8, w=8, extra=", 0.5 AS bias"))
+    report = scorer.dry_run(predict(IMAGES.format(h=8, w=8, extra=", 0.5 AS bias")))
     assert report.problems == [] and report.summary().endswith("The script is valid.")
     files = [f for f in photos.rglob("*") if f.is_file()]  # two photos, a text file, the model
     assert report.files["my_dataset.object_table"] == {
@@ -31,9 +34,14 @@ def test_a_valid_query_reports_files_and_the_model(scorer: Engine, photos):
     (8, 8, "", "needs an input column named 'bias'"),
 ])
 def test_contract_problems_are_reported_not_run(scorer: Engine, h, w, extra, problem):
-    report = scorer.dry_run(PREDICT.format(h=h, w=w, extra=extra))
+    report = scorer.dry_run(predict(IMAGES.format(h=h, w=w, extra=extra)))
     assert len(report.problems) == 1 and problem in report.problems[0]
     assert "would fail" in report.summary()
+
+
+def test_an_input_from_a_cte_is_checked_too(scorer: Engine):
+    report = scorer.dry_run(f"WITH imgs AS {IMAGES.format(h=9, w=8, extra=', 0.5 AS bias')} {predict('TABLE imgs')}")
+    assert report.problems and "the query resizes to 9x8" in report.problems[0]
 
 
 def test_a_script_that_creates_what_it_reads_is_checked_as_far_as_possible(scorer: Engine):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bqml_magic import Engine
@@ -44,6 +45,21 @@ def test_table_input_sql_on_the_output_and_ctas(scorer: Engine):
            SELECT uri, size FROM my_dataset.scores ORDER BY score DESC"""
     )
     assert len(df) == 2 and df["size"].notna().all()
+
+
+@pytest.mark.parametrize("cte, source", [
+    (f"imgs AS {IMAGES}", "TABLE imgs"),
+    (f"imgs AS {IMAGES}", "(SELECT * FROM imgs WHERE uri LIKE '%.jpg')"),
+    ("files AS (SELECT uri, data FROM my_dataset.object_table WHERE content_type LIKE 'image/%'), "
+     "imgs AS (SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE) AS image, 0.5 AS bias FROM files)",
+     "TABLE imgs"),
+])
+def test_a_cte_feeds_ml_predict(scorer: Engine, cte, source):
+    where = " WHERE uri LIKE '%.jpg'"
+    direct = scorer.query(f"SELECT uri, score FROM ML.PREDICT(MODEL my_dataset.scorer, {IMAGES}){where}")
+    via_cte = scorer.query(f"WITH {cte} SELECT uri, score FROM ML.PREDICT(MODEL my_dataset.scorer, {source}){where}")
+    assert len(direct) == 1
+    pd.testing.assert_frame_equal(via_cte, direct)
 
 
 def test_missing_feature_names_the_columns(scorer: Engine):

@@ -83,8 +83,15 @@ class BQMLMagics(Magics):
     @argument("--destination_table", help="save the query's rows in DATASET.TABLE")
     @argument("--workspace", help="use this workspace from now on")
     @argument("--bucket", action="append", default=[], metavar="NAME=FOLDER", help="map gs://NAME")
+    @argument("--params", metavar="PARAMS",
+              help="values for @name parameters: JSON, a dict literal or $var; must be the last option")
     def bqml(self, line: str, cell: str) -> None:
-        """Run BigQuery SQL locally; see the module docstring of bqml_magic.magic."""
+        """Run BigQuery SQL on this machine: one statement, or a script of statements separated by ``;``.
+
+        The last statement's rows are shown with image previews and kept in ``destination_var`` as a
+        pandas DataFrame; after CREATE MODEL the model's schema inspector is shown. Line magic:
+        ``%bqml mount NAME=FOLDER``, ``%bqml workspace [PATH]``, ``%bqml model DATASET.MODEL``.
+        """
         options, params = self._parse(line)
         self._guarded(options.verbose, lambda: self._run_cell(options, params, cell))
 

@@ -45,6 +45,14 @@ def test_loading_the_extension_imports_nothing_heavy():
     assert out.strip() == "[]"
 
 
+def test_help_lists_every_option(shell):
+    """``%%bqml?`` is where users of ``%%bigquery`` look for flags; --params is parsed apart but listed."""
+    help_text = shell.find_cell_magic("bqml").__doc__
+    for option in ("destination_var", "--params", "--dry_run", "--verbose", "--progress_bar_type", "--max_results",
+                   "--destination_table", "--workspace", "--bucket"):
+        assert option in help_text
+
+
 def test_query_keeps_a_dataframe_and_shows_thumbnails(tables):
     with capture_output() as cap:
         tables.run_cell("%%bqml files\nSELECT uri, content_type FROM my_dataset.object_table ORDER BY uri")

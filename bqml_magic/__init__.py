@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bqml_magic.errors import BQMLError
 
 if TYPE_CHECKING:
-    from bqml_magic.context import context
+    from bqml_magic.config import context
     from bqml_magic.engine import Engine
 
 __all__ = ["BQMLError", "Engine", "context", "load_ipython_extension", "unload_ipython_extension"]
@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
 
         return Engine
     if name == "context":
-        from bqml_magic.context import context
+        from bqml_magic.config import context
 
         return context
     raise AttributeError(f"module 'bqml_magic' has no attribute {name!r}")

@@ -61,7 +61,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from IPython.utils.text import DollarFormatter
 
-from bqml_magic.context import context
+from bqml_magic.config import context
 from bqml_magic.errors import BQMLError
 
 _PARAMS = re.compile(r"(?:^|\s)--params(?:\s+|=)(?P<value>\S.*)$")

@@ -14,7 +14,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from bqml_magic.context import context
+from bqml_magic.config import context
 
 
 class TestingShell(InteractiveShell):

@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from magic_shell import shell  # noqa: F401  (the fixture)
 
-from bqml_magic.context import context
+from bqml_magic.config import context
 from bqml_magic.errors import BQMLError, NotFoundError
 
 OBJECT_TABLE = """%%bqml
@@ -43,6 +43,14 @@ def test_loading_the_extension_imports_nothing_heavy():
             "print(sorted(m for m in ('duckdb', 'sqlglot', 'tensorflow', 'ipywidgets', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_bqml_magic_context_is_the_settings_the_magic_reads(shell):
+    """``bqml_magic.context.max_rows = 10`` in a notebook must reach the magic, before and after it loads."""
+    import bqml_magic
+    import bqml_magic.magic
+
+    assert bqml_magic.context is context is bqml_magic.magic.context
 
 
 def test_help_lists_every_option(shell):

@@ -1,6 +1,6 @@
 """Defaults for the ``%%bqml`` magic, kept in one module singleton, ``context``::
 
-    from bqml_magic.context import context
+    from bqml_magic import context
 
 Like ``%%bigquery``'s ``context``: set a value once in a notebook and every later cell uses
 it; a cell's own flags (``--progress_bar_type``, ``--workspace``, ``--bucket``) override or

@@ -14,7 +14,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -31,6 +31,9 @@ from bqml_magic.sql.plan import statement_kind
 from bqml_magic.statements import HANDLERS, StatementResult
 from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, read_bytes
 from bqml_magic.storage.uris import BucketMap
+
+if TYPE_CHECKING:
+    from bqml_magic.dryrun import DryRunReport
 
 CATALOG_FILE = "catalog.duckdb"
 
@@ -121,7 +124,7 @@ class Engine:
         """An object's bytes, through the bucket mapping (for previews)."""
         return read_bytes(self.buckets.resolve(uri))
 
-    def dry_run(self, sql: str, params: dict[str, Any] | None = None):
+    def dry_run(self, sql: str, params: dict[str, Any] | None = None) -> DryRunReport:
         """Check a script without running models or reading images; see ``dryrun.py``."""
         from bqml_magic.dryrun import dry_run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Mapping, Protocol
 
 import numpy as np
@@ -119,7 +120,7 @@ def cast_feeds(schema: ModelSchema, feeds: Mapping[str, np.ndarray]) -> dict[str
     return result
 
 
-def require(module: str, install: str):
+def require(module: str, install: str) -> ModuleType:
     """Imports an optional runtime package, or says which extra installs it."""
     import importlib
 

@@ -22,7 +22,7 @@ import pandas as pd
 from bqml_magic import udfs
 from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.models import ModelInfo, ModelStore
-from bqml_magic.errors import BQMLError, StorageError
+from bqml_magic.errors import BQMLError, ErrorTrap, StorageError
 from bqml_magic.progress import Progress
 from bqml_magic.query import QueryRunner
 from bqml_magic.sql.names import object_name
@@ -75,7 +75,8 @@ class Engine:
         self._con.execute("SET TimeZone = 'UTC'").fetchall()
         self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml")
         self._md5 = udfs.Md5Cache()
-        udfs.register(self._con, self._read_object, self._pool, self._md5)
+        self._trap = ErrorTrap()
+        udfs.register(self._con, self._read_object, self._pool, self._md5, self._trap)
         self._catalog = Catalog(self._con, self.buckets)
         self._models = ModelStore(self._catalog, self.buckets, models_root)
         self._cancel = threading.Event()
@@ -155,10 +156,11 @@ class Engine:
 
     def _new_runner(self) -> QueryRunner:
         return QueryRunner(self._con, self._catalog, self._models, self._pool, self._read_object,
-                           self._md5, self._cancel, self.batch_rows)
+                           self._md5, self._cancel, self.batch_rows, self._trap)
 
     def _run(self, statement: Any, params: dict[str, Any], progress: Progress) -> StatementResult:
         kind = statement_kind(statement)
+        self._trap.take()  # what an earlier statement left is not this one's error
         self._runner = runner = self._new_runner()
         try:
             result = HANDLERS[kind](runner, statement, params, progress)

@@ -8,6 +8,10 @@ Each class also inherits the builtin it refines, so ``except ValueError`` keeps 
 """
 from __future__ import annotations
 
+from typing import Iterator, TypeVar
+
+T = TypeVar("T")
+
 
 class BQMLError(Exception):
     """Root of every error bqml_magic raises on purpose."""
@@ -49,3 +53,30 @@ class LimitError(BQMLError, ValueError):
 
 class Cancelled(BQMLError, KeyboardInterrupt):
     """The query was interrupted (Ctrl-C / kernel interrupt); the engine is ready for the next one."""
+
+
+class ErrorTrap:
+    """Remembers the first exception raised in Python code that DuckDB calls back into.
+
+    DuckDB wraps such an exception in its own ("Python exception occurred while executing the
+    UDF: ..."); the engine raises the remembered one instead, with its class and message intact.
+    """
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+    def record(self, exc: BaseException) -> None:
+        self.error = self.error or exc
+
+    def take(self) -> BaseException | None:
+        """The remembered exception, if any, forgotten from now on."""
+        error, self.error = self.error, None
+        return error
+
+    def guard(self, items: Iterator[T]) -> Iterator[T]:
+        """An iterator DuckDB pulls from (a registered stream), its exception remembered."""
+        try:
+            yield from items
+        except BaseException as exc:
+            self.record(exc)
+            raise

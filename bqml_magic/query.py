@@ -23,26 +23,12 @@ from bqml_magic import predict as prediction
 from bqml_magic import udfs
 from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.models import ModelStore
-from bqml_magic.errors import BQMLError, SQLError
+from bqml_magic.errors import BQMLError, ErrorTrap, SQLError
 from bqml_magic.progress import Progress
 from bqml_magic.sql import translate
 from bqml_magic.sql.duckdb_errors import from_duckdb
 from bqml_magic.sql.lift import plan_lift
 from bqml_magic.sql.names import Name, object_name, position
-
-
-class ErrorTrap:
-    """Remembers the first exception raised inside streams DuckDB pulls from."""
-
-    def __init__(self) -> None:
-        self.error: BaseException | None = None
-
-    def guard(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        try:
-            yield from batches
-        except BaseException as exc:
-            self.error = self.error or exc
-            raise
 
 
 @dataclass
@@ -65,7 +51,7 @@ class QueryRunner:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, catalog: Catalog, models: ModelStore,
                  pool: ThreadPoolExecutor, read: Callable[[str], bytes], md5: udfs.Md5Cache,
-                 cancel: threading.Event, batch_rows: int):
+                 cancel: threading.Event, batch_rows: int, trap: ErrorTrap):
         self.con = con
         self.catalog = catalog
         self.models = models
@@ -74,7 +60,7 @@ class QueryRunner:
         self.md5 = md5
         self.cancel = cancel
         self.batch_rows = batch_rows
-        self.trap = ErrorTrap()
+        self.trap = trap
         self._names = itertools.count()
         self.cursors: list[duckdb.DuckDBPyConnection] = []
 
@@ -143,9 +129,9 @@ class QueryRunner:
             raise self.translate_error(exc, statement) from exc
 
     def translate_error(self, exc: BaseException, statement: exp.Expression | None) -> BaseException:
-        if self.trap.error is not None:
-            error, self.trap.error = self.trap.error, None
-            return error
+        trapped = self.trap.take()
+        if trapped is not None:
+            return trapped
         return from_duckdb(exc, statement)
 
     def _kind(self, name: Name, table: exp.Table) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import duckdb
 import pyarrow as pa
 
+from bqml_magic.errors import ErrorTrap
 from bqml_magic.functions import REGISTRY, MLFunction
 from bqml_magic.functions.base import DUCKDB_TYPES, RESULT_TYPES, column_values, result_array
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE
@@ -34,8 +35,12 @@ class Md5Cache:
         return self._digests[key]
 
 
-def register(con: duckdb.DuckDBPyConnection, read: Reader, pool: ThreadPoolExecutor, md5: Md5Cache) -> None:
-    """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on ``con``."""
+def register(con: duckdb.DuckDBPyConnection, read: Reader, pool: ThreadPoolExecutor, md5: Md5Cache,
+             trap: ErrorTrap) -> None:
+    """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on ``con``.
+
+    Their exceptions are recorded in ``trap``, so the engine raises them as themselves.
+    """
 
     def read_column(uris: pa.Array) -> pa.Array:
         values = uris.to_pylist()
@@ -45,13 +50,13 @@ def register(con: duckdb.DuckDBPyConnection, read: Reader, pool: ThreadPoolExecu
         pairs = list(zip(uris.to_pylist(), generations.to_pylist()))
         return pa.array(list(pool.map(lambda p: None if p[0] is None else md5.digest(read, *p), pairs)), pa.string())
 
-    con.create_function("bqml_read", read_column, ["VARCHAR"], "BLOB", type="arrow", side_effects=False)
-    con.create_function("bqml_md5", md5_column, ["VARCHAR", "BIGINT"], "VARCHAR", type="arrow", side_effects=False)
+    _create(con, trap, "bqml_read", read_column, ["VARCHAR"], "BLOB")
+    _create(con, trap, "bqml_md5", md5_column, ["VARCHAR", "BIGINT"], "VARCHAR")
     for function in REGISTRY.values():
-        _register_ml(con, function, pool)
+        _register_ml(con, trap, function, pool)
 
 
-def _register_ml(con: duckdb.DuckDBPyConnection, function: MLFunction, pool: ThreadPoolExecutor) -> None:
+def _register_ml(con: duckdb.DuckDBPyConnection, trap: ErrorTrap, function: MLFunction, pool: ThreadPoolExecutor) -> None:
     # DuckDB UDFs have one signature: images arrive as FLOAT64 (INT64 ones are cast by DuckDB).
     arrow_result = RESULT_TYPES.get(function.result, FLOAT_IMAGE_TYPE)
 
@@ -59,27 +64,30 @@ def _register_ml(con: duckdb.DuckDBPyConnection, function: MLFunction, pool: Thr
         rows = list(zip(*(column_values(c, k) for c, k in zip(columns, function.arg_kinds))))
         return result_array(list(pool.map(function.call, rows)), arrow_result)
 
-    result_type: Any = _duckdb_type(arrow_result)
+    result_type = _duckdb_type(arrow_result)
     params = [DUCKDB_TYPES[k] for k in function.arg_kinds]
-    con.create_function(function.udf_name, _with_arity(udf, len(params)), params, result_type,
-                        type="arrow", side_effects=False)
+    _create(con, trap, function.udf_name, udf, params, result_type)
     if function.required is not None and function.required < len(params):
         # DuckDB has no optional UDF arguments: register the short form under its own name.
-        short = params[: function.required]
-        con.create_function(f"{function.udf_name}_{function.required}", _with_arity(udf, len(short)), short,
-                            result_type, type="arrow", side_effects=False)
+        _create(con, trap, f"{function.udf_name}_{function.required}", udf, params[: function.required], result_type)
 
 
-def _with_arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
-    """DuckDB counts a UDF's parameters from its signature; give a variadic one a fixed count."""
+def _create(con: duckdb.DuckDBPyConnection, trap: ErrorTrap, name: str, fn: Callable[..., pa.Array],
+            params: list[str], result_type: str) -> None:
+    """Register an Arrow UDF whose exceptions ``trap`` keeps, with exactly ``len(params)`` parameters
+    (DuckDB counts them from the signature, and ours are variadic)."""
 
-    def wrapper(*args: Any) -> Any:
-        return fn(*args)
+    def udf(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException as exc:
+            trap.record(exc)
+            raise
 
-    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(count)]
+    udf.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(params))]
     )
-    return wrapper
+    con.create_function(name, udf, params, result_type, type="arrow", side_effects=False)
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:

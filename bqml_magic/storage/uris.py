@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from bqml_magic.errors import StorageError
 
@@ -52,14 +51,22 @@ class BucketMap:
         return dict(self._folders)
 
     def resolve(self, uri: str) -> Location:
-        """Map a URI to where its bytes are; raises StorageError naming the URI."""
-        parsed = urlparse(uri)
-        scheme = parsed.scheme.lower()
+        """Map a URI to where its bytes are; raises StorageError naming the URI.
+
+        What follows ``gs://bucket/`` or ``file://`` is a name taken as written, as GCS takes an
+        object's name: ``#``, ``?`` and ``%`` are characters of file names, not URL syntax.
+        """
+        scheme, sep, rest = uri.partition("://")
+        scheme = scheme.lower() if sep else ""
         if scheme == "gs":
-            return self._resolve_bucket(uri, parsed.netloc, parsed.path)
+            bucket, _, key = rest.partition("/")
+            return self._resolve_bucket(uri, bucket, "/" + key)
         if scheme == "file":
-            return Location(uri, unquote(parsed.path))
-        if scheme == "" or (len(scheme) == 1 and os.name == "nt"):
+            host, _, path = rest.partition("/")  # file:///path, or file://localhost/path
+            if host not in ("", "localhost"):
+                raise StorageError(f"{uri} names the host '{host}': file URIs are local paths, file:///path")
+            return Location(uri, "/" + path)
+        if not scheme:
             return Location(uri, os.path.abspath(os.path.expanduser(uri)))
         return Location(uri, uri, protocol=scheme)
 

@@ -93,6 +93,16 @@ def test_errors_name_function_and_uri(engine: Engine, sql, error, message):
         engine.query(sql)
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT uri FROM my_dataset.object_table WHERE ML.DECODE_IMAGE(data) IS NOT NULL",  # a DuckDB UDF
+    "SELECT ARRAY_LENGTH(ML.DECODE_IMAGE(data).dimensions) AS n FROM my_dataset.object_table",
+])
+def test_errors_inside_duckdb_functions_keep_their_class_and_words(engine: Engine, sql):
+    with pytest.raises(ImageError, match=r"^Input image bytes could not be decoded.*ML.DECODE_IMAGE") as raised:
+        engine.query(sql)  # the bucket holds notes.txt
+    assert "Python exception" not in str(raised.value)
+
+
 def test_files_over_20_mb_are_refused(engine: Engine, photos):
     (photos / "huge.png").write_bytes(b"\x89PNG" + bytes(20_000_001))
     with pytest.raises(LimitError, match="huge.png"):

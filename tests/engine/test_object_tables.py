@@ -153,6 +153,26 @@ def test_local_paths_and_file_uris(photos, tmp_path):
         {"uri": f"file://{photos}/notes.txt", "n": 12}]
 
 
+@pytest.mark.parametrize("prefix", ["gs://my_bucket/odd/", "file://{root}/odd/", "{root}/odd/"])
+def test_object_names_are_taken_as_written(photos, prefix):
+    """'#', '?', '%' and spaces are characters of file names, in gs:// and file:// URIs alike."""
+    names = ["photo #1.png", "what?.png", "100%.png", "a%41.png", "my photo.png", "café.png"]
+    (photos / "odd").mkdir()
+    for name in names:
+        (photos / "odd" / name).write_bytes(name.encode())
+    eng = Engine(buckets={"my_bucket": photos})
+    uris = prefix.format(root=photos) + "*"
+    eng.query(f"CREATE SCHEMA d; CREATE EXTERNAL TABLE d.odd OPTIONS(object_metadata = 'SIMPLE', uris = ['{uris}'])")
+    rows = eng.query("SELECT uri, data, md5_hash FROM d.odd ORDER BY uri")
+    assert [u.rsplit("/", 1)[1] for u in rows.uri] == sorted(names)
+    assert [d.decode() for d in rows.data] == sorted(names) and rows.md5_hash.notna().all()
+
+
+def test_file_uris_of_other_hosts_are_refused(engine: Engine):
+    with pytest.raises(StorageError, match="names the host 'server'"):
+        engine.query("CREATE EXTERNAL TABLE my_dataset.far OPTIONS(object_metadata = 'SIMPLE', uris = ['file://server/share/*'])")
+
+
 def test_object_tables_are_read_only(engine: Engine):
     with pytest.raises(BQMLError, match="read-only"):
         engine.query("INSERT INTO my_dataset.object_table (uri) VALUES ('x')")

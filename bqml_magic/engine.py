@@ -90,20 +90,27 @@ class Engine:
         self.buckets.mount(bucket, folder)
 
     def query(self, sql: str, params: dict[str, Any] | None = None, *,
-              progress_bar_type: str | None = None) -> pd.DataFrame:
-        """Run a script; the last statement's rows (an empty frame for DDL)."""
-        return self.run_script(sql, params, progress_bar_type=progress_bar_type).frame
+              progress_bar_type: str | None = None, max_results: int | None = None) -> pd.DataFrame:
+        """Run a script; the last statement's rows (an empty frame for DDL).
+
+        ``max_results``: keep the first N rows of the last query, and stop computing there.
+        """
+        return self.run_script(sql, params, progress_bar_type=progress_bar_type, max_results=max_results).frame
 
     def run_script(self, sql: str, params: dict[str, Any] | None = None, *,
-                   progress_bar_type: str | None = None) -> ScriptResult:
+                   progress_bar_type: str | None = None, max_results: int | None = None) -> ScriptResult:
         """Run every statement in order; stops at the first error, which is raised."""
+        if max_results is not None and max_results < 0:
+            raise BQMLError(f"max_results must be 0 or more, not {max_results}")
         progress = Progress(progress_bar_type)
         result = ScriptResult()
         with self._lock:
             self._cancel.clear()
             try:
-                for statement in parse_script(sql):
-                    result.statements.append(self._run(statement, dict(params or {}), progress))
+                statements = parse_script(sql)
+                for number, statement in enumerate(statements, 1):
+                    limit = max_results if number == len(statements) else None
+                    result.statements.append(self._run(statement, dict(params or {}), progress, limit))
             finally:
                 progress.close()
         return result
@@ -158,10 +165,11 @@ class Engine:
         return QueryRunner(self._con, self._catalog, self._models, self._pool, self._read_object,
                            self._md5, self._cancel, self.batch_rows, self._trap)
 
-    def _run(self, statement: Any, params: dict[str, Any], progress: Progress) -> StatementResult:
+    def _run(self, statement: Any, params: dict[str, Any], progress: Progress, row_limit: int | None) -> StatementResult:
         kind = statement_kind(statement)
         self._trap.take()  # what an earlier statement left is not this one's error
         self._runner = runner = self._new_runner()
+        runner.row_limit = row_limit
         try:
             result = HANDLERS[kind](runner, statement, params, progress)
         except BQMLError:

@@ -77,6 +77,8 @@ class ErrorTrap:
         """An iterator DuckDB pulls from (a registered stream), its exception remembered."""
         try:
             yield from items
+        except GeneratorExit:  # closed early (max_results): not an error
+            raise
         except BaseException as exc:
             self.record(exc)
             raise

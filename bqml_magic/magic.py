@@ -21,7 +21,8 @@ Cell magic, with the options of ``%%bigquery``::
 ``--progress_bar_type {tqdm,tqdm_notebook,tqdm_gui,none}``
     Progress bar for image work and ``ML.PREDICT``; default ``context.progress_bar_type``.
 ``--max_results N``
-    Keep and show only the first N rows.
+    Keep and show only the first N rows; computing stops there (a preview of a long
+    ``ML.PREDICT`` decodes and classifies only what it shows).
 ``--destination_table DATASET.TABLE``
     Also save the query's rows in this table, replacing it (the dataset is created when
     missing). The cell must be a single query, as in BigQuery.
@@ -167,7 +168,8 @@ class BQMLMagics(Magics):
         bar = options.progress_bar_type or context.progress_bar_type
         bar = None if bar == "none" else "tqdm" if bar == "tqdm_notebook" and not in_kernel() else bar
         started = time.perf_counter()
-        result = _interruptible(lambda: engine.run_script(sql, params, progress_bar_type=bar), engine.interrupt)
+        result = _interruptible(lambda: engine.run_script(sql, params, progress_bar_type=bar,
+                                                          max_results=options.max_results), engine.interrupt)
         if options.verbose:
             print(f"Query complete after {time.perf_counter() - started:.2f}s")
         for statement in result.statements:
@@ -178,8 +180,6 @@ class BQMLMagics(Magics):
         if not result.statements or result.statements[-1].kind != "QUERY":
             return
         frame = result.frame
-        if options.max_results is not None:
-            frame = frame.head(options.max_results)
         self._store(options.destination_var, frame)
         display(ResultView(frame, engine.read_uri, context.max_rows, context.thumbnail_px, context.array_items))
 

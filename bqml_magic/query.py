@@ -61,6 +61,8 @@ class QueryRunner:
         self.cancel = cancel
         self.batch_rows = batch_rows
         self.trap = trap
+        self.row_limit: int | None = None
+        """Rows the statement's result keeps (``max_results``), as a LIMIT where DuckDB stops."""
         self._names = itertools.count()
         self.cursors: list[duckdb.DuckDBPyConnection] = []
 

@@ -46,6 +46,8 @@ def to_dataframe(table: pa.Table) -> pd.DataFrame:
 
 
 def run_query(runner: QueryRunner, statement: exp.Expression, params: dict[str, Any], progress: Progress) -> StatementResult:
+    if runner.row_limit is not None:
+        statement = translate.first_rows(statement, runner.row_limit)
     stream = runner.stream(statement, params, progress)
     return StatementResult("QUERY", frame=to_dataframe(runner.collect(stream, statement)))
 

@@ -162,6 +162,18 @@ def rewrite_ml_calls(statement: exp.Expression) -> set[str]:
     return used
 
 
+def first_rows(query: exp.Expression, rows: int) -> exp.Expression:
+    """``query`` keeping only its first ``rows`` rows (``max_results``), as a LIMIT: DuckDB stops
+    pulling rows, so decoding and ML.PREDICT stop too. A SELECT keeps its shape (its top-level
+    ML.* projections still stream), with the smaller of its own LIMIT and ``rows``."""
+    if isinstance(query, exp.Select):
+        own = query.args.get("limit")
+        value = own.expression if own is not None else None
+        if own is None or (isinstance(value, exp.Literal) and value.is_int):
+            return query.limit(rows if own is None else min(rows, int(value.this)))
+    return exp.select("*").from_(query.subquery("_results")).limit(rows)
+
+
 def name_anonymous_columns(select: exp.Expression) -> None:
     """BigQuery names an unaliased computed column ``f<i>_`` by its position."""
     if not isinstance(select, exp.Select):

@@ -106,6 +106,23 @@ def test_parameters_and_bigquery_column_names(engine: Engine):
         engine.query("SELECT @missing")
 
 
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x", [1, 2]),
+    ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x LIMIT 1", [1]),
+    ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x LIMIT 4 OFFSET 1", [2, 3]),
+    ("SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 ORDER BY x", [1, 2]),
+    ("SELECT x FROM UNNEST([5, 4, 3]) AS x ORDER BY x LIMIT @n", [3, 4]),
+])
+def test_max_results_keeps_the_first_rows(engine: Engine, sql, expected):
+    assert engine.query(sql, {"n": 3}, max_results=2).x.tolist() == expected
+
+
+def test_max_results_limits_only_the_last_statement(engine: Engine):
+    df = engine.query("CREATE TABLE my_dataset.t AS SELECT x FROM UNNEST([1, 2, 3]) AS x; "
+                      "SELECT COUNT(*) AS n FROM my_dataset.t", max_results=1)
+    assert df.n.tolist() == [3]
+
+
 def test_results_look_like_bigquery_dataframes(engine: Engine):
     df = engine.query("SELECT 1 AS i, CAST(NULL AS INT64) AS n, TRUE AS b, [1.5, 2.5] AS a, STRUCT(1 AS x) AS s")
     assert str(df.i.dtype) == "Int64" and pd.isna(df.n[0]) and str(df.b.dtype) == "boolean"

@@ -1,6 +1,8 @@
 """CREATE MODEL and ML.PREDICT behaviour (SPEC sections 4 and 5) on tiny, exact models."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,6 +62,26 @@ def test_a_cte_feeds_ml_predict(scorer: Engine, cte, source):
     via_cte = scorer.query(f"WITH {cte} SELECT uri, score FROM ML.PREDICT(MODEL my_dataset.scorer, {source}){where}")
     assert len(direct) == 1
     pd.testing.assert_frame_equal(via_cte, direct)
+
+
+def test_max_results_stops_the_work_once_it_has_the_rows(scorer_model, photos):
+    """A preview of a long ML.PREDICT decodes and scores a few batches, not the whole table."""
+    for i in range(40):
+        shutil.copy(photos / "photos" / "grace_hopper.jpg", photos / "photos" / f"copy{i:02d}.jpg")
+    engine = Engine(buckets={"my_bucket": photos}, batch_rows=4)
+    engine.query("""CREATE SCHEMA my_dataset;
+        CREATE EXTERNAL TABLE my_dataset.object_table OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/*']);
+        CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')""")
+    sql = f"SELECT uri, score FROM ML.PREDICT(MODEL my_dataset.scorer, {IMAGES})"
+    everything = engine.query(sql)
+    reads: list[str] = []
+    read = engine._read_object
+    engine._read_object = lambda uri: reads.append(uri) or read(uri)
+    preview = engine.query(sql, max_results=3)
+    pd.testing.assert_frame_equal(preview, everything.head(3))
+    assert len(everything) == 42 and len(reads) <= 16, len(reads)
+    assert engine.query(sql + " ORDER BY uri DESC", max_results=2).uri.tolist() == sorted(everything.uri)[::-1][:2]
+    assert engine.query("SELECT 1 AS x", max_results=0).empty
 
 
 def test_missing_feature_names_the_columns(scorer: Engine):

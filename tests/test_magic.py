@@ -175,8 +175,8 @@ def test_notebook_bar_falls_back_to_text_outside_a_kernel(shell, monkeypatch):
     seen = []
     engine = context.engine()
     real = engine.run_script
-    monkeypatch.setattr(engine, "run_script", lambda sql, params, progress_bar_type: (
-        seen.append(progress_bar_type), real(sql, params, progress_bar_type=progress_bar_type))[1])
+    monkeypatch.setattr(engine, "run_script", lambda sql, params, progress_bar_type, **options: (
+        seen.append(progress_bar_type), real(sql, params, progress_bar_type=progress_bar_type, **options))[1])
     context.progress_bar_type = "tqdm_notebook"
     shell.run_cell("%%bqml\nSELECT 1 AS x")
     shell.run_cell("%%bqml --progress_bar_type none\nSELECT 1 AS x")

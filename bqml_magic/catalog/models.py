@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bqml_magic.catalog.catalog import Catalog, transaction
-from bqml_magic.errors import AlreadyExistsError, BQMLError, NotFoundError, SQLError, StorageError
+from bqml_magic.errors import AlreadyExistsError, BQMLError, ModelError, NotFoundError, SQLError, StorageError
 from bqml_magic.runtimes.limits import check_serialized
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
 from bqml_magic.sql.names import Name
@@ -107,6 +107,9 @@ class ModelStore:
             if key not in self._runtimes:
                 from bqml_magic.runtimes.registry import load_model
 
+                if not info.folder.is_dir():
+                    raise ModelError(f"Model {info.name}: its frozen copy {info.folder} is gone from the workspace; "
+                                     f"import it again with CREATE OR REPLACE MODEL (model_path '{info.source_path}')")
                 self._runtimes[key] = load_model(info.model_type, info.folder)
             return self._runtimes[key]
 

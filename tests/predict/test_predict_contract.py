@@ -168,3 +168,17 @@ def test_models_are_frozen_and_persist(photos, scorer_model, uint8_model, tmp_pa
     scorer_model.write_bytes(uint8_model.read_bytes())  # editing the source changes nothing
     second = Engine(workspace=workspace, buckets={"my_bucket": photos})
     assert [f.name for f in second.describe_model("d.m").schema.features] == ["image", "bias"]
+
+
+def test_a_model_whose_frozen_copy_is_gone_says_how_to_recover(photos, scorer_model, tmp_path):
+    workspace = tmp_path / "ws"
+    with_model = Engine(workspace=workspace, buckets={"my_bucket": photos})
+    with_model.query("""CREATE SCHEMA my_dataset;
+        CREATE EXTERNAL TABLE my_dataset.object_table OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/*']);
+        CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')""")
+    with_model.close()
+    shutil.rmtree(workspace / "models")
+    engine = Engine(workspace=workspace, buckets={"my_bucket": photos})
+    with pytest.raises(ModelError, match=r"my_dataset.scorer: its frozen copy .* is gone .* CREATE OR REPLACE MODEL "
+                                         r"\(model_path 'gs://my_bucket/models/scorer.onnx'\)"):
+        engine.query(f"SELECT * FROM ML.PREDICT(MODEL my_dataset.scorer, {IMAGES})")

@@ -77,7 +77,7 @@ class ErrorTrap:
         """An iterator DuckDB pulls from (a registered stream), its exception remembered."""
         try:
             yield from items
-        except GeneratorExit:  # closed early (max_results): not an error
+        except GeneratorExit:  # closed unfinished (a LIMIT stopped DuckDB pulling): not an error
             raise
         except BaseException as exc:
             self.record(exc)

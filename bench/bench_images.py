@@ -7,14 +7,15 @@ image after another (its kernels are themselves multi-threaded by intra-op paral
 
     python bench/bench_images.py [--images 200] [--repeats 5]
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bqml_magic.images import decode_image, map_images, resize_image
 
@@ -70,15 +71,20 @@ def main() -> None:
     photos = sample_photos()
     batch = (photos * (args.images // len(photos) + 1))[: args.images]
     mean_kb = sum(map(len, batch)) / len(batch) / 1024
-    print(f"{len(batch)} images ({len(photos)} distinct photos, {mean_kb:.0f} KB on average), "
-          f"decode + resize to {SIZE[0]}x{SIZE[1]}, {args.repeats} repetitions, {os.cpu_count()} CPUs")
+    print(
+        f"{len(batch)} images ({len(photos)} distinct photos, {mean_kb:.0f} KB on average), "
+        f"decode + resize to {SIZE[0]}x{SIZE[1]}, {args.repeats} repetitions, {os.cpu_count()} CPUs"
+    )
     results = {
         f"bqml_magic ({os.cpu_count()} threads)": images_per_second(ours, batch, args.repeats),
         "tensorflow (eager)": images_per_second(tensorflow_runner(), batch, args.repeats),
     }
     for name, rates in results.items():
-        print(f"  {name:28s} median {statistics.median(rates):7.1f} images/s   (runs: "
-              + ", ".join(f"{r:.1f}" for r in rates) + ")")
+        print(
+            f"  {name:28s} median {statistics.median(rates):7.1f} images/s   (runs: "
+            + ", ".join(f"{r:.1f}" for r in rates)
+            + ")"
+        )
     first, second = (statistics.median(r) for r in results.values())
     print(f"  ratio bqml_magic / tensorflow: {first / second:.2f}x")
 

@@ -6,6 +6,7 @@ Prints the median of 5 runs, in seconds per 10,000 files, for: creating the tabl
 listing), re-listing on a query (no max_staleness: BigQuery re-reads metadata each query),
 and a query against a cached listing (max_staleness with MANUAL mode). Reads no file content.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -38,11 +39,15 @@ def main(count: int) -> None:
         eng.query("CREATE SCHEMA d")
         create = "CREATE OR REPLACE EXTERNAL TABLE d.{} OPTIONS(object_metadata='SIMPLE', uris=['gs://b/*']{})"
         cached = ", max_staleness=INTERVAL 1 DAY, metadata_cache_mode='MANUAL'"
-        runs = {"create (first listing)": [], "query, re-listed": [], "query, cached listing": []}
+        count_sql = "SELECT COUNT(*) AS n, SUM(size) AS s FROM d.{} WHERE content_type = 'image/jpeg'"
+        runs: dict[str, list[float]] = {
+            "create (first listing)": [],
+            "query, re-listed": [],
+            "query, cached listing": [],
+        }
         for _ in range(5):
             runs["create (first listing)"].append(timed(lambda: eng.query(create.format("live", ""))))
             eng.query(create.format("cached", cached))
-            count_sql = "SELECT COUNT(*) AS n, SUM(size) AS s FROM d.{} WHERE content_type = 'image/jpeg'"
             runs["query, re-listed"].append(timed(lambda: eng.query(count_sql.format("live"))))
             runs["query, cached listing"].append(timed(lambda: eng.query(count_sql.format("cached"))))
         assert eng.query("SELECT COUNT(*) AS n FROM d.live").n[0] == count

@@ -10,13 +10,16 @@ Speed, side by side in one process, runs alternating: images/s of
   - a hand-written loop: read, decode and resize with the same kernels on a thread pool of the
     engine's size, batches of the engine's ``batch_rows``, the same runtime class's ``run``.
 Memory, each case in a fresh process: peak RSS above the process's RSS after a warm-up query
-(model loaded, pools started; Linux's peak counter is reset there), for N and for 10xN photos. Streaming keeps the second figure
-flat where the result is small; ``SELECT *`` returns every input image, so its result grows.
+(model loaded, pools started; Linux's peak counter is reset there), for N and for 10xN photos.
+Streaming keeps the second figure flat where the result is small; ``SELECT *`` returns every
+input image, so its result grows.
 The photos are the sample bucket's 10, hard-linked N times over.
 """
+
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import statistics
@@ -24,9 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -55,22 +58,30 @@ def make_bucket(root: Path, built: samples.Samples, count: int) -> None:
 
 def open_engine(root: Path, built: samples.Samples, model_type: str, counts: list[int]) -> Engine:
     engine = Engine(buckets={"bench": root, "models": built.root / "models"})
-    engine.query("CREATE SCHEMA bench;" + "".join(
-        f"CREATE EXTERNAL TABLE bench.photos_{n} WITH CONNECTION DEFAULT "
-        f"OPTIONS (object_metadata = 'SIMPLE', uris = ['gs://bench/{n}/*']);" for n in counts))
-    engine.query(f"CREATE MODEL bench.classifier OPTIONS (model_type = '{model_type}', "
-                 f"model_path = '{built.model_uri(model_type, 'classifier', bucket='models')}')")
+    engine.query(
+        "CREATE SCHEMA bench;"
+        + "".join(
+            f"CREATE EXTERNAL TABLE bench.photos_{n} WITH CONNECTION DEFAULT "
+            f"OPTIONS (object_metadata = 'SIMPLE', uris = ['gs://bench/{n}/*']);"
+            for n in counts
+        )
+    )
+    engine.query(
+        f"CREATE MODEL bench.classifier OPTIONS (model_type = '{model_type}', "
+        f"model_path = '{built.model_uri(model_type, 'classifier', bucket='models')}')"
+    )
     return engine
 
 
 def hand_written(runtime, paths: list[Path], pool: ThreadPoolExecutor, batch_rows: int) -> np.ndarray:
     """What ML.PREDICT does, written by hand: the same kernels, threads, batches and runtime."""
+
     def prepare(path: Path) -> np.ndarray:
         return resize_image(decode_image(path.read_bytes()), 224, 224, False).as_float32()
 
     scores = []
     for start in range(0, len(paths), batch_rows):
-        images = np.stack(list(pool.map(prepare, paths[start:start + batch_rows])))
+        images = np.stack(list(pool.map(prepare, paths[start : start + batch_rows])))
         scores.append(runtime.run({"input_1": images})["predictions"])
     return np.concatenate(scores)
 
@@ -93,20 +104,25 @@ def speed(args: argparse.Namespace, root: Path, built: samples.Samples) -> None:
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     table = f"photos_{args.images}"
     work: dict[str, Callable[[], object]] = {
-        name: (lambda select=select: engine.query(PREDICT.format(select=select, table=table)))
-        for name, select in QUERIES.items()}
+        name: functools.partial(engine.query, PREDICT.format(select=select, table=table))
+        for name, select in QUERIES.items()
+    }
     work["hand-written loop"] = lambda: hand_written(runtime, paths, pool, engine.batch_rows)
 
     sql = engine.query(PREDICT.format(select="SELECT uri, predictions", table=table) + " ORDER BY uri")
-    same = np.abs(np.stack(sql.predictions) - hand_written(runtime, paths, pool, engine.batch_rows)).max()
-    print(f"{args.images} photos, {args.model_type} classifier, batches of {engine.batch_rows}, "
-          f"{os.cpu_count()} threads, {args.repeats} runs each; SQL and loop differ by at most {same:.1e}")
+    same = np.abs(np.stack(sql.predictions.to_list()) - hand_written(runtime, paths, pool, engine.batch_rows)).max()
+    print(
+        f"{args.images} photos, {args.model_type} classifier, batches of {engine.batch_rows}, "
+        f"{os.cpu_count()} threads, {args.repeats} runs each; SQL and loop differ by at most {same:.1e}"
+    )
     measured = rates(work, args.images, args.repeats)
     loop = statistics.median(measured["hand-written loop"])
     for name, values in measured.items():
         median = statistics.median(values)
-        print(f"  {name:30s} median {median:6.1f} images/s  ({median / loop:4.2f}x the loop)   runs: "
-              + ", ".join(f"{v:.1f}" for v in values))
+        print(
+            f"  {name:30s} median {median:6.1f} images/s  ({median / loop:4.2f}x the loop)   runs: "
+            + ", ".join(f"{v:.1f}" for v in values)
+        )
 
 
 def memory(args: argparse.Namespace) -> None:
@@ -116,8 +132,18 @@ def memory(args: argparse.Namespace) -> None:
     for name in QUERIES:
         figures = []
         for count in (args.images, 10 * args.images):
-            probe = [sys.executable, __file__, "--probe", name, "--images", str(count),
-                     "--model_type", args.model_type, "--root", str(args.root)]
+            probe = [
+                sys.executable,
+                __file__,
+                "--probe",
+                name,
+                "--images",
+                str(count),
+                "--model_type",
+                args.model_type,
+                "--root",
+                str(args.root),
+            ]
             figures.append(float(subprocess.run(probe, check=True, capture_output=True, text=True).stdout.split()[-1]))
         print(f"  {name:30s} {figures[0]:15.0f} {figures[1]:15.0f}")
 
@@ -134,7 +160,10 @@ def probe(args: argparse.Namespace, built: samples.Samples) -> None:
 
 
 def _status_kb(field: str) -> int:
-    return int(re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())[1])
+    found = re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    if found is None:
+        raise RuntimeError(f"/proc/self/status has no {field} line (this benchmark needs Linux)")
+    return int(found[1])
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ table of real photos and prints each photo's top ImageNet class, all through the
 would run in BigQuery. Then the same query on the model's TFLite and ONNX copies shows that
 the three formats agree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,12 @@ def classify(engine: Engine, built: samples.Samples, model_type: str) -> tuple[p
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bqml_magic.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--model_type", choices=list(MODELS), default="TENSORFLOW",
-                        help="format of the classifier to show (default: TENSORFLOW)")
+    parser.add_argument(
+        "--model_type",
+        choices=list(MODELS),
+        default="TENSORFLOW",
+        help="format of the classifier to show (default: TENSORFLOW)",
+    )
     parser.add_argument("--workspace", help="keep the catalog here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
@@ -73,10 +78,12 @@ def main(argv: list[str] | None = None) -> None:
 
     for other in (t for t in MODELS if t != args.model_type):
         again, seconds = classify(engine, built, other)
-        same = (again.top_class.tolist() == top.top_class.tolist())
+        same = again.top_class.tolist() == top.top_class.tolist()
         gap = float(np.max(np.abs(again.score.to_numpy() - top.score.to_numpy())))
-        print(f"{other:<16} same top classes: {'yes' if same else 'NO'}; largest score difference {gap:.1e} "
-              f"({seconds:.1f} s)")
+        print(
+            f"{other:<16} same top classes: {'yes' if same else 'NO'}; largest score difference {gap:.1e} "
+            f"({seconds:.1f} s)"
+        )
     engine.close()
 
 

@@ -6,13 +6,14 @@ reach; Jupyter shows such lines as red error text under a ``CREATE MODEL`` cell,
 the sample models prints screens of them. While such code runs, descriptor 2 is held in a
 temporary file; afterwards a policy decides what is passed on to ``sys.stderr``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 NOTICES = (
     "All log messages before absl::InitializeLog() is called",

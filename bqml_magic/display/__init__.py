@@ -3,6 +3,7 @@
 Nothing here runs SQL; each view takes what the engine returned and renders it as HTML for
 notebooks and as plain text for terminals and logs.
 """
+
 from __future__ import annotations
 
 

@@ -5,12 +5,14 @@ output 1001 of them, and an object table's rows are files the user wants to see.
 shows what a person can read (a thumbnail, ``[0.01, 0.02, … 1001 items]``) and leaves the
 DataFrame itself untouched for code.
 """
+
 from __future__ import annotations
 
 import html
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +40,7 @@ class ResultView:
         shown = self.frame.head(self.max_rows).copy()
         for column in shown.columns:
             if _is_uri_column(shown, column) and self.read is not None:
-                shown[column] = self._uri_cells(shown, column)
+                shown[column] = self._uri_cells(shown, column, self.read)
             elif not _is_plain(shown[column]):
                 shown[column] = self._object_cells(shown[column])
         shown.columns = [html.escape(str(c)) for c in shown.columns]
@@ -60,11 +62,11 @@ class ResultView:
             return f"Showing the first {self.max_rows:,} of {size}."
         return f"{size}."
 
-    def _uri_cells(self, shown: pd.DataFrame, column: Any) -> list[str]:
+    def _uri_cells(self, shown: pd.DataFrame, column: Any, read: Callable[[str], bytes]) -> list[str]:
         types = shown["content_type"] if "content_type" in shown.columns else [None] * len(shown)
         uris = list(shown[column])
         wanted = [u for u, t in zip(uris, types) if isinstance(u, str) and _looks_like_image(u, t)]
-        previews = thumbnails.cache.for_uris(wanted, self.read, self.thumbnail_px) if wanted else {}
+        previews = thumbnails.cache.for_uris(wanted, read, self.thumbnail_px) if wanted else {}
         cells = []
         for uri in uris:
             text = html.escape(format_value(uri, self.array_items))
@@ -111,8 +113,11 @@ def format_value(value: Any, items: int) -> str:
 def _is_plain(column: pd.Series) -> bool:
     """Numbers, booleans and times: pandas formats them well and they need no escaping."""
     dtype = column.dtype
-    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-            or pd.api.types.is_datetime64_any_dtype(dtype))
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+    )
 
 
 def _is_uri_column(frame: pd.DataFrame, column: Any) -> bool:

@@ -4,14 +4,16 @@ A result with 50 photos must not read 50 files one after another, nor re-read th
 the cell is shown: previews are made in a small thread pool and cached per uri. They are
 ``data:image/png`` URIs, so they survive in saved notebooks and need no server.
 """
+
 from __future__ import annotations
 
 import base64
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -119,9 +121,10 @@ class ThumbnailCache:
 def _preview_file(uri: str, read: Callable[[str], bytes], px: int) -> str | None:
     from PIL import Image
 
+    errors: tuple[type[BaseException], ...] = (*PREVIEW_ERRORS, Image.DecompressionBombError)
     try:
         return from_bytes(read(uri), px)
-    except (*PREVIEW_ERRORS, Image.DecompressionBombError):
+    except errors:
         return None
 
 

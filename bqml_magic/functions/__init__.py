@@ -1,4 +1,5 @@
 """The ML.* scalar functions, by their SQL name. Adding one: a module and a line here."""
+
 from __future__ import annotations
 
 from bqml_magic.functions.base import MLFunction
@@ -9,4 +10,4 @@ REGISTRY: dict[str, MLFunction] = {
     f.name: f for f in (DECODE_IMAGE, RESIZE_IMAGE, CONVERT_COLOR_SPACE, CONVERT_IMAGE_TYPE, DISTANCE)
 }
 
-__all__ = ["MLFunction", "REGISTRY"]
+__all__ = ["REGISTRY", "MLFunction"]

@@ -4,6 +4,7 @@ Each kernel takes non-NULL values; NULL in gives NULL out is the caller's rule
 (``bqml_magic.functions``). Errors are :class:`~bqml_magic.errors.ImageError` (or
 ``LimitError`` / ``SQLError``) with BigQuery's wording; callers add the function name and uri.
 """
+
 from __future__ import annotations
 
 from bqml_magic.images.batch import map_images

@@ -3,11 +3,13 @@
 Threads, not processes: simplejpeg (libjpeg-turbo), Pillow's decoders and numpy's array
 loops release the GIL, so decode and resize scale across cores without pickling pixels.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -11,17 +11,22 @@ Target names are matched case-insensitively [ours]: BigQuery's docs write them i
 upper case and say nothing about other spellings; accepting ``'hsv'`` can only make a
 query work that might fail in BigQuery, never the reverse.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from bqml_magic.errors import ImageError
 from bqml_magic.images.image import Image
 
-_RGB_TO_YIQ = np.array([[0.299, 0.59590059, 0.2115], [0.587, -0.27455667, -0.52273617], [0.114, -0.32134392, 0.31119955]])
-_RGB_TO_YUV = np.array([[0.299, -0.14714119, 0.61497538], [0.587, -0.28886916, -0.51496512], [0.114, 0.43601035, -0.10001026]])
+_RGB_TO_YIQ = np.array(
+    [[0.299, 0.59590059, 0.2115], [0.587, -0.27455667, -0.52273617], [0.114, -0.32134392, 0.31119955]]
+)
+_RGB_TO_YUV = np.array(
+    [[0.299, -0.14714119, 0.61497538], [0.587, -0.28886916, -0.51496512], [0.114, 0.43601035, -0.10001026]]
+)
 _RGB_TO_GRAY = np.array([[0.2989], [0.5870], [0.1140]])
 
 

@@ -3,6 +3,7 @@
 The rule is ``tf.image.convert_image_dtype(x, tf.uint8, saturate=True)``:
 ``clamp(floor(x * 255.5), 0, 255)``, so decode then convert gives back every byte.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -20,6 +20,7 @@ Where we differ on purpose [ours]: 8-bit palette BMPs are expanded through their
 (TensorFlow reads the indices as grey) and 1-bit or RLE BMPs decode (TensorFlow refuses them).
 GIF and WebP, which TensorFlow also reads, are refused: BigQuery takes PNG, JPEG and BMP only.
 """
+
 from __future__ import annotations
 
 import io
@@ -116,7 +117,7 @@ def _has_adobe_marker(data: bytes) -> bool:
         if marker == 0xDA:  # start of scan: no more header segments
             return False
         (length,) = struct.unpack_from(">H", data, pos + 2)
-        if marker == 0xEE and data[pos + 4:pos + 9] == b"Adobe" and length >= 14:
+        if marker == 0xEE and data[pos + 4 : pos + 9] == b"Adobe" and length >= 14:
             return True
         pos += 2 + length
     return False

@@ -6,9 +6,11 @@ side counts as 0 there, as in a sparse vector [ours: the docs do not say]. Metri
 are matched case-insensitively [ours]. COSINE is ``1 - cos(angle)``; with a zero vector
 it is NaN [ours]. NULL vectors are the caller's business (NULL in, NULL out).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +74,9 @@ def _aligned(a: Vector, b: Vector) -> tuple[np.ndarray, np.ndarray]:
     """Two float64 arrays with matching positions: numeric as given, keyed ones by key."""
     numeric_a, numeric_b = _is_numeric(a), _is_numeric(b)
     if numeric_a != numeric_b:
-        raise SQLError("ML.DISTANCE: both vectors must have the same type (numeric array or array of key/value structs)")
+        raise SQLError(
+            "ML.DISTANCE: both vectors must have the same type (numeric array or array of key/value structs)"
+        )
     if numeric_a:
         x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         if x.shape != y.shape:
@@ -80,8 +84,10 @@ def _aligned(a: Vector, b: Vector) -> tuple[np.ndarray, np.ndarray]:
         return x, y
     da, db = _keyed(a), _keyed(b)
     keys = list(da) + [k for k in db if k not in da]
-    return (np.array([da.get(k, 0.0) for k in keys], dtype=np.float64),
-            np.array([db.get(k, 0.0) for k in keys], dtype=np.float64))
+    return (
+        np.array([da.get(k, 0.0) for k in keys], dtype=np.float64),
+        np.array([db.get(k, 0.0) for k in keys], dtype=np.float64),
+    )
 
 
 def _keyed(vector: Vector) -> dict[Any, float]:

@@ -6,10 +6,11 @@ conversion to float64: a freshly decoded image stays ``uint8`` (its FLOAT64 valu
 ``byte / 255``), which is 8x smaller and lets resize start from bytes exactly as TensorFlow
 does. ``values()`` gives what BigQuery would show.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -107,9 +108,10 @@ def from_arrow(array: pa.Array | pa.ChunkedArray) -> list[Image | None]:
 
 
 def _checked_shape(dims: list[int | None] | None, count: int) -> tuple[int, int, int]:
-    if dims is None or len(dims) != 3 or any(d is None or d < 0 for d in dims):
+    sides = [d for d in dims or () if d is not None and d >= 0]
+    if dims is None or len(dims) != 3 or len(sides) != 3:
         raise ImageError(f"Image dimensions must be [height, width, channels], got {dims}")
-    height, width, channels = dims
+    height, width, channels = sides
     if channels not in (1, 3):
         raise ImageError(f"Image must have 1 or 3 channels, got dimensions {dims}")
     if height * width * channels != count:

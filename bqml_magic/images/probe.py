@@ -3,6 +3,7 @@
 Used twice: by dry runs, to validate files without decoding them, and by the decoder,
 to refuse a decompression bomb before any pixel buffer is allocated.
 """
+
 from __future__ import annotations
 
 import struct

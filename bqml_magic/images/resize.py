@@ -7,6 +7,7 @@ roundings is what makes the result exact: per axis ``src = (dst + 0.5) * scale -
 ``lower = max(floor(src), 0)``, ``upper = min(ceil(src), size - 1)``, ``lerp = src - floor(src)``;
 then interpolate along x (top and bottom rows) and finally along y.
 """
+
 from __future__ import annotations
 
 import numpy as np

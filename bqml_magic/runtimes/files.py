@@ -1,4 +1,5 @@
 """Finding a model's files in its frozen copy: a folder (``model_path='.../*'``) or one file."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,11 +4,12 @@ Features are the graph inputs that are not initializers, labels the graph output
 non-tensor value fails with BigQuery's own words, e.g. ``ONNX model output
 'output_probability' has unsupported ONNX type: ONNX_TYPE_SEQUENCE.``
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -31,10 +32,20 @@ _ONNX_TYPES = {
 }
 #: ONNX element type name -> numpy dtype name; anything else (complex, float8, int4...) is unsupported
 _DTYPES = {
-    "FLOAT": "float32", "DOUBLE": "float64", "FLOAT16": "float16", "BFLOAT16": "float32",
-    "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
-    "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
-    "BOOL": "bool", "STRING": "object",
+    "FLOAT": "float32",
+    "DOUBLE": "float64",
+    "FLOAT16": "float16",
+    "BFLOAT16": "float32",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "BOOL": "bool",
+    "STRING": "object",
 }
 
 
@@ -94,8 +105,13 @@ def _weight_bytes(model, folder: Path) -> int:
         return numpy_helper.to_array(tensor).nbytes
 
     tensors = list(model.graph.initializer)
-    tensors += [helper.get_attribute_value(a) for n in model.graph.node if n.op_type == "Constant"
-                for a in n.attribute if a.name == "value"]
+    tensors += [
+        helper.get_attribute_value(a)
+        for n in model.graph.node
+        if n.op_type == "Constant"
+        for a in n.attribute
+        if a.name == "value"
+    ]
     return sum(size(t) for t in tensors)
 
 
@@ -103,9 +119,13 @@ def _schema(model) -> ModelSchema:
     initializers = {i.name for i in model.graph.initializer}
     features = tuple(_spec(v, "input") for v in model.graph.input if v.name not in initializers)
     labels = tuple(_spec(v, "output") for v in model.graph.output)
-    return ModelSchema(MODEL_TYPE, features, labels, _signature_text(model, features, labels),
-                       {"producer": f"{model.producer_name} {model.producer_version}".strip(),
-                        "opset": _opsets(model)})
+    return ModelSchema(
+        MODEL_TYPE,
+        features,
+        labels,
+        _signature_text(model, features, labels),
+        {"producer": f"{model.producer_name} {model.producer_version}".strip(), "opset": _opsets(model)},
+    )
 
 
 def _spec(value, role: str) -> TensorSpec:
@@ -119,8 +139,11 @@ def _spec(value, role: str) -> TensorSpec:
     if element not in _DTYPES:
         raise ModelError(f"ONNX model {role} '{value.name}' has unsupported element type: {element}.")
     tensor = value.type.tensor_type
-    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim) \
-        if tensor.HasField("shape") else None
+    shape = (
+        tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
+        if tensor.HasField("shape")
+        else None
+    )
     return tensor_spec(value.name, _DTYPES[element], shape)
 
 
@@ -138,15 +161,21 @@ def _signature_text(model, features: tuple[TensorSpec, ...], labels: tuple[Tenso
         lines = [f"  {title}:"]
         for spec in specs:
             tensor = values[spec.name].type.tensor_type
-            dims = ", ".join(d.dim_param or (str(d.dim_value) if d.HasField("dim_value") else "?")
-                             for d in tensor.shape.dim)
-            lines += [f"    {spec.name}:", f"        dtype: {TensorProto.DataType.Name(tensor.elem_type)}",
-                      f"        shape: ({dims})"]
+            dims = ", ".join(
+                d.dim_param or (str(d.dim_value) if d.HasField("dim_value") else "?") for d in tensor.shape.dim
+            )
+            lines += [
+                f"    {spec.name}:",
+                f"        dtype: {TensorProto.DataType.Name(tensor.elem_type)}",
+                f"        shape: ({dims})",
+            ]
         return lines
 
-    header = [f"ONNX model, IR version {model.ir_version}, opset {_opsets(model)}",
-              f"producer: {model.producer_name} {model.producer_version}".rstrip(),
-              f"graph: {model.graph.name}"]
+    header = [
+        f"ONNX model, IR version {model.ir_version}, opset {_opsets(model)}",
+        f"producer: {model.producer_name} {model.producer_version}".rstrip(),
+        f"graph: {model.graph.name}",
+    ]
     return "\n".join(header + block("inputs", features) + block("outputs", labels))
 
 

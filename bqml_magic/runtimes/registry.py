@@ -1,5 +1,6 @@
 """model_type -> runtime module. Importing this imports no TensorFlow, LiteRT or ONNX Runtime:
 each module imports its package inside ``inspect`` / ``load``."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,20 +3,21 @@
 ``inspect`` reads ``saved_model.pb`` and the checkpoint index without building the graph, so
 CREATE MODEL stays quick; ``load`` restores the model once for inference.
 """
+
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
 from bqml_magic.errors import ModelError
+from bqml_magic.native_stderr import without_notices
 from bqml_magic.runtimes.base import ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
 from bqml_magic.runtimes.files import all_files
 from bqml_magic.runtimes.limits import check_memory, check_serialized
-from bqml_magic.native_stderr import without_notices
 
 MODEL_TYPE = "TENSORFLOW"
 SIGNATURE = "serving_default"
@@ -24,10 +25,20 @@ _INSTALL = "'bqml_magic[tensorflow]'"
 
 #: TensorFlow DataType name -> numpy dtype name fed and returned (bfloat16 travels as float32)
 _DTYPES = {
-    "DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "float32",
-    "DT_INT8": "int8", "DT_INT16": "int16", "DT_INT32": "int32", "DT_INT64": "int64",
-    "DT_UINT8": "uint8", "DT_UINT16": "uint16", "DT_UINT32": "uint32", "DT_UINT64": "uint64",
-    "DT_BOOL": "bool", "DT_STRING": "object",
+    "DT_FLOAT": "float32",
+    "DT_DOUBLE": "float64",
+    "DT_HALF": "float16",
+    "DT_BFLOAT16": "float32",
+    "DT_INT8": "int8",
+    "DT_INT16": "int16",
+    "DT_INT32": "int32",
+    "DT_INT64": "int64",
+    "DT_UINT8": "uint8",
+    "DT_UINT16": "uint16",
+    "DT_UINT32": "uint32",
+    "DT_UINT64": "uint64",
+    "DT_BOOL": "bool",
+    "DT_STRING": "object",
 }
 
 
@@ -82,8 +93,10 @@ def _read(path: Path) -> tuple[ModelSchema, dict[str, int]]:
     from tensorflow.core.protobuf import saved_model_pb2
 
     if not path.is_dir():
-        raise ModelError(f"TENSORFLOW models are SavedModel folders: write model_path as 'gs://bucket/folder/*', "
-                         f"not the file {path.name}")
+        raise ModelError(
+            f"TENSORFLOW models are SavedModel folders: write model_path as 'gs://bucket/folder/*', "
+            f"not the file {path.name}"
+        )
     graph_file = path / "saved_model.pb"
     if not graph_file.is_file():
         found = ", ".join(sorted(p.name for p in path.iterdir()))
@@ -96,15 +109,19 @@ def _read(path: Path) -> tuple[ModelSchema, dict[str, int]]:
         raise ModelError(f"saved_model.pb is not a SavedModel: {exc}") from exc
     meta_graph = next((m for m in saved_model.meta_graphs if "serve" in m.meta_info_def.tags), None)
     if meta_graph is None or SIGNATURE not in meta_graph.signature_def:
-        found = sorted(meta_graph.signature_def) if meta_graph is not None else "no 'serve' tag-set"
-        raise ModelError(f"The SavedModel has no '{SIGNATURE}' signature for the 'serve' tag (found: {found})")
+        signatures = sorted(meta_graph.signature_def) if meta_graph is not None else "no 'serve' tag-set"
+        raise ModelError(f"The SavedModel has no '{SIGNATURE}' signature for the 'serve' tag (found: {signatures})")
     check_memory(graph_file.stat().st_size + _variable_bytes(tf, path), MODEL_TYPE)
     signature = meta_graph.signature_def[SIGNATURE]
     features = tuple(_spec(name, info, "input") for name, info in sorted(signature.inputs.items()))
     labels = tuple(_spec(name, info, "output") for name, info in sorted(signature.outputs.items()))
-    schema = ModelSchema(MODEL_TYPE, features, labels, _signature_text(saved_model),
-                         {"tensorflow_version": meta_graph.meta_info_def.tensorflow_version,
-                          "serialized_bytes": str(serialized)})
+    schema = ModelSchema(
+        MODEL_TYPE,
+        features,
+        labels,
+        _signature_text(saved_model),
+        {"tensorflow_version": meta_graph.meta_info_def.tensorflow_version, "serialized_bytes": str(serialized)},
+    )
     return schema, {name: info.dtype for name, info in signature.inputs.items()}
 
 
@@ -123,14 +140,24 @@ def _variable_bytes(tf, path: Path) -> int:
 
 def _spec(name: str, info, role: str) -> TensorSpec:
     if info.WhichOneof("encoding") == "composite_tensor":
-        raise ModelError(f"TensorFlow model {role} '{name}' is a composite (ragged or sparse) tensor, "
-                         "which imported models do not support")
+        raise ModelError(
+            f"TensorFlow model {role} '{name}' is a composite (ragged or sparse) tensor, "
+            "which imported models do not support"
+        )
     enum_name = _enum_name(info.dtype)
     if enum_name not in _DTYPES:
-        kind = ("quantized" if "DT_Q" in enum_name else "complex" if "COMPLEX" in enum_name
-                else "resource/variant" if enum_name in ("DT_RESOURCE", "DT_VARIANT") else "unsupported")
-        raise ModelError(f"TensorFlow model {role} '{name}' has {kind} type {enum_name}, which imported "
-                         "models do not support")
+        kind = (
+            "quantized"
+            if "DT_Q" in enum_name
+            else "complex"
+            if "COMPLEX" in enum_name
+            else "resource/variant"
+            if enum_name in ("DT_RESOURCE", "DT_VARIANT")
+            else "unsupported"
+        )
+        raise ModelError(
+            f"TensorFlow model {role} '{name}' has {kind} type {enum_name}, which imported models do not support"
+        )
     shape = None if info.tensor_shape.unknown_rank else tuple(d.size for d in info.tensor_shape.dim)
     return tensor_spec(name, _DTYPES[enum_name], shape)
 
@@ -152,9 +179,16 @@ def _signature_text(saved_model) -> str:
             for title, tensors in (("input", signature.inputs), ("output", signature.outputs)):
                 lines.append(f"  The given SavedModel SignatureDef contains the following {title}(s):")
                 for name, info in sorted(tensors.items()):
-                    dims = "unknown_rank" if info.tensor_shape.unknown_rank else \
-                        "(" + ", ".join(str(d.size) for d in info.tensor_shape.dim) + ")"
-                    lines += [f"    {title}s['{name}'] tensor_info:", f"        dtype: {_enum_name(info.dtype)}",
-                              f"        shape: {dims}", f"        name: {info.name}"]
+                    dims = (
+                        "unknown_rank"
+                        if info.tensor_shape.unknown_rank
+                        else "(" + ", ".join(str(d.size) for d in info.tensor_shape.dim) + ")"
+                    )
+                    lines += [
+                        f"    {title}s['{name}'] tensor_info:",
+                        f"        dtype: {_enum_name(info.dtype)}",
+                        f"        shape: {dims}",
+                        f"        name: {info.name}",
+                    ]
             lines.append(f"  Method name is: {signature.method_name}")
     return "\n".join(lines)

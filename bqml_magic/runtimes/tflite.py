@@ -5,20 +5,22 @@ else from the input/output tensors. A quantized uint8/int8 tensor is not a "quan
 in BigQuery's sense (those are TensorFlow's qint8/quint8 dtypes, which TFLite lacks): its raw
 integers come back as INT64, and its scale and zero point are shown in ``signature_text``.
 """
+
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from bqml_magic.errors import ModelError
+from bqml_magic.native_stderr import without_notices
 from bqml_magic.runtimes.base import BQ_SCALARS, ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
 from bqml_magic.runtimes.files import all_files, single_model_file
 from bqml_magic.runtimes.limits import check_memory, check_serialized
-from bqml_magic.native_stderr import without_notices
 
 MODEL_TYPE = "TENSORFLOW_LITE"
 _INSTALL = "'bqml_magic[tflite]'"
@@ -35,8 +37,9 @@ def load(path: Path) -> TFLiteRuntime:
 class TFLiteRuntime:
     """An interpreter resized to each batch; calls are serialized (interpreters are not thread-safe)."""
 
-    def __init__(self, interpreter, signature: str | None, inputs: dict[str, dict], outputs: dict[str, dict],
-                 schema: ModelSchema):
+    def __init__(
+        self, interpreter, signature: str | None, inputs: dict[str, dict], outputs: dict[str, dict], schema: ModelSchema
+    ):
         self.schema = schema
         self.max_batch = batch_limit(schema.features)
         self._interpreter = interpreter
@@ -86,7 +89,7 @@ def _open(path: Path, threads: int) -> TFLiteRuntime:
         raise ModelError(f"{model_file.name} is not a loadable TFLite model: {exc}") from exc
     check_memory(_weight_bytes(interpreter), MODEL_TYPE)
     signatures = interpreter.get_signature_list()
-    signature = ("serving_default" if "serving_default" in signatures else next(iter(signatures), None))
+    signature = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
     if signature:
         runner = interpreter.get_signature_runner(signature)
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
@@ -123,15 +126,20 @@ def _spec(name: str, detail: dict[str, Any], role: str) -> TensorSpec:
 
 def _signature_text(model_file: Path, signature: str | None, inputs: dict, outputs: dict) -> str:
     """A listing in the spirit of ``saved_model_cli show --all``."""
+
     def block(title: str, details: dict) -> list[str]:
         lines = [f"  {title}:"]
         for name, d in details.items():
-            lines += [f"    {name}:", f"        dtype: {_dtype_name(d)}",
-                      f"        shape: {tuple(int(x) for x in d['shape_signature'])}", f"        tensor: {d['name']}"]
+            lines += [
+                f"    {name}:",
+                f"        dtype: {_dtype_name(d)}",
+                f"        shape: {tuple(int(x) for x in d['shape_signature'])}",
+                f"        tensor: {d['name']}",
+            ]
             scale, zero_point = d["quantization"]
             if scale:
                 lines.append(f"        quantization: scale {scale:g}, zero point {zero_point}")
         return lines
 
     head = f"signature_def['{signature}']" if signature else "no signature: input and output tensors"
-    return "\n".join([f"TFLite model {model_file.name}", head] + block("inputs", inputs) + block("outputs", outputs))
+    return "\n".join([f"TFLite model {model_file.name}", head, *block("inputs", inputs), *block("outputs", outputs)])

@@ -1,4 +1,5 @@
 """``python -m bqml_magic.samples build [--force]``: build the sample cache and say what is in it."""
+
 from __future__ import annotations
 
 import argparse

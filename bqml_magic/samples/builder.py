@@ -5,6 +5,7 @@ folder named after ``VERSION``, so a change of layout rebuilds. Everything is bu
 temporary sibling folder and renamed into place at the end: an interrupted build leaves no
 half cache, and of two concurrent builds the first rename wins.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +14,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from bqml_magic.samples import mobilenet, photos
 

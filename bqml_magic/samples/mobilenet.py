@@ -8,6 +8,7 @@ the SavedModels then accept any batch, and so do the TFLite and ONNX files made 
 The graph's constants become variables, so the SavedModels look like exported ones
 (``saved_model.pb`` + ``variables/``).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -32,8 +33,19 @@ SIGNATURES = {"classifier": ("input_1", "predictions"), "features": ("inputs", "
 
 def fetch_graph(workdir: Path) -> bytes:
     """The frozen graph's bytes, from the sdist downloaded with pip (its index, proxy, cache)."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--disable-pip-version-check", SDIST, "-d", str(workdir)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        SDIST,
+        "-d",
+        str(workdir),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     archives = sorted(workdir.glob("nudity-*.tar.gz"))
     if done.returncode or not archives:
@@ -97,8 +109,9 @@ def _mobilenet_module(tf, graph_def, weights: dict[str, np.ndarray], variant: st
         def serve(self, images):
             mapping = {_INPUT: images * 2.0 - 1.0}  # slim's (x - 127.5) / 127.5, for x / 255
             mapping.update({f"{name}:0": var for name, var in zip(self.names, self.weights)})
-            (value,) = tf.graph_util.import_graph_def(graph_def, input_map=mapping, return_elements=[output],
-                                                     name="mobilenet_v1")
+            (value,) = tf.graph_util.import_graph_def(
+                graph_def, input_map=mapping, return_elements=[output], name="mobilenet_v1"
+            )
             return {label: head(value)}
 
     return MobileNetV1()
@@ -110,7 +123,7 @@ def _check_dynamic_batch(tf, path: Path, variant: str) -> None:
     function = tf.saved_model.load(str(path)).signatures["serving_default"]
     images = np.random.default_rng(0).random((8, 224, 224, 3), dtype=np.float32)
     batch = function(**{feature: tf.constant(images)})[label].numpy()
-    singles = np.concatenate([function(**{feature: tf.constant(images[i:i + 1])})[label].numpy() for i in range(8)])
+    singles = np.concatenate([function(**{feature: tf.constant(images[i : i + 1])})[label].numpy() for i in range(8)])
     if batch.shape[0] != 8 or not np.allclose(batch, singles, atol=1e-5):
         raise BQMLError(f"sample {variant}: batch of 8 differs from 8 single calls ({np.abs(batch - singles).max()})")
 
@@ -127,8 +140,17 @@ def to_onnx(saved_model: Path, target: Path, variant: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
-        command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
-                   "--opset", "13", "--output", str(raw)]
+        command = [
+            sys.executable,
+            "-m",
+            "tf2onnx.convert",
+            "--saved-model",
+            str(saved_model),
+            "--opset",
+            "13",
+            "--output",
+            str(raw),
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
             raise BQMLError(f"tf2onnx could not convert the sample {variant}: {done.stderr.strip()[-2000:]}")

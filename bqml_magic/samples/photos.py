@@ -3,6 +3,7 @@
 Formats are kept as shipped (JPEG stays JPEG, PNG stays PNG); one greyscale photo (camera) and
 one with a dark sky (hubble) widen what the image functions see.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -33,7 +34,8 @@ def copy_photos(folder: Path) -> list[Path]:
         spec = importlib.util.find_spec(package)
         source = Path(spec.origin).parent / inner if spec and spec.origin else None
         if source is None or not source.is_file():
-            raise BQMLError(f"Sample photo {name}: {package} is not installed or lacks {inner}; "
-                            "pip install 'bqml_magic[samples]'")
+            raise BQMLError(
+                f"Sample photo {name}: {package} is not installed or lacks {inner}; pip install 'bqml_magic[samples]'"
+            )
         copied.append(Path(shutil.copyfile(source, folder / name)))
     return copied

@@ -5,13 +5,14 @@ also matches ``/`` (it is a prefix/suffix match, not a glob). We walk only the f
 above the ``*`` and yield Arrow record batches, so a folder of millions of files is never
 held in memory at once. File content is never read here.
 """
+
 from __future__ import annotations
 
 import mimetypes
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -39,7 +40,7 @@ class Pattern:
     wildcard: bool
 
     @classmethod
-    def parse(cls, uri: str) -> "Pattern":
+    def parse(cls, uri: str) -> Pattern:
         if uri.count("*") > 1:
             raise SQLError(f"Invalid uris entry {uri!r}: only one '*' wildcard is allowed per URI")
         if uri.startswith("gs://") and "*" in uri[5:].split("/", 1)[0]:
@@ -133,7 +134,7 @@ def _fsspec_matches(location: Location, pattern: Pattern, base_uri: str) -> Iter
     fs, root = fsspec.core.url_to_fs(location.path)
     found = fs.find(root, detail=True) if pattern.wildcard else {root: fs.info(root)}
     for path, info in sorted(found.items()):
-        rel = path[len(root):].lstrip("/") if pattern.wildcard else ""
+        rel = path[len(root) :].lstrip("/") if pattern.wildcard else ""
         uri = base_uri + rel if pattern.wildcard else pattern.written
         if info.get("type") == "file" and uri.startswith(pattern.prefix) and uri.endswith(pattern.suffix):
             mtime = info.get("mtime") or info.get("created") or 0

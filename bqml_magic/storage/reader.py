@@ -1,4 +1,5 @@
 """Reading objects' bytes, the ``data`` pseudocolumn and model files."""
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,9 @@ def read_bytes(location: Location, limit: int | None = None) -> bytes:
                 if limit is not None:
                     size = os.fstat(fh.fileno()).st_size
                     if size >= limit:
-                        raise LimitError(f"{location.uri} is {size:,} bytes; objects for inference must be under {limit:,}")
+                        raise LimitError(
+                            f"{location.uri} is {size:,} bytes; objects for inference must be under {limit:,}"
+                        )
                 return fh.read()
         import fsspec
 

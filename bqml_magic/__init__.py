@@ -4,17 +4,20 @@
 Python. Only these names are public; heavy modules are imported when first used, so loading
 the extension stays fast.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from bqml_magic.errors import BQMLError
 
+__version__ = "0.2.0"
+
 if TYPE_CHECKING:
     from bqml_magic.config import context
     from bqml_magic.engine import Engine
 
-__all__ = ["BQMLError", "Engine", "context", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["BQMLError", "Engine", "__version__", "context", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def __getattr__(name: str) -> Any:
@@ -30,10 +33,15 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext bqml_magic``: register %%bqml / %bqml."""
+    """``%load_ext bqml_magic``: register %%bqml / %bqml, and show a model's description
+    (``Engine.describe_model``) as its schema inspector."""
+    from bqml_magic.display.schema import SchemaInspector
     from bqml_magic.magic import BQMLMagics
+    from bqml_magic.model_info import ModelInfo
 
     ipython.register_magics(BQMLMagics)
+    formatter = ipython.display_formatter.mimebundle_formatter
+    formatter.for_type(ModelInfo, lambda info, include=None, exclude=None: SchemaInspector(info)._repr_mimebundle_())
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -7,6 +7,7 @@ it; a cell's own flags (``--progress_bar_type``, ``--workspace``, ``--bucket``) 
 update it. Importing this module imports nothing heavy: the engine (DuckDB, sqlglot) is
 created on the first query, not at ``%load_ext``.
 """
+
 from __future__ import annotations
 
 import os

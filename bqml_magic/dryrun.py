@@ -5,6 +5,7 @@ checks the files an object table would feed to ML functions (count, bytes, forma
 20 MB per file and 1 TB total limits) and each ML.PREDICT's input contract (feature
 columns present, image sizes that RESIZE will produce versus the model's fixed sizes).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,13 +13,18 @@ from typing import Any
 
 from sqlglot import exp
 
+from bqml_magic.catalog.schema import SCHEMA
 from bqml_magic.errors import ModelError
+from bqml_magic.execution.run import Execution
 from bqml_magic.predict import feature_columns
-from bqml_magic.query import QueryRunner
-from bqml_magic.sql.names import Name, dataset_name, object_name
-from bqml_magic.sql.parse import CreateExternalTable, parse_script
-from bqml_magic.sql.plan import statement_kind
-from bqml_magic.sql.translate import ml_arguments, ml_function, predict_input
+from bqml_magic.sql.external_table import CreateExternalTable
+from bqml_magic.sql.kinds import RelationKind, StatementKind, statement_kind
+from bqml_magic.sql.ml import ml_arguments, ml_function
+from bqml_magic.sql.names import Name, dataset_name, object_name, quoted
+from bqml_magic.sql.parse import Statement, parse_script
+from bqml_magic.sql.passes import first_rows
+from bqml_magic.sql.pipeline import translate
+from bqml_magic.sql.rewrite import PredictCall
 from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, MAX_INFERENCE_TOTAL_BYTES
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/bmp")
@@ -38,11 +44,13 @@ class DryRunReport:
         if self.problems:
             verdict = "would fail:\n  " + "\n  ".join(self.problems)
         elif self.unchecked:
-            verdict = (f"is valid as far as it can be checked before it runs ({self.unchecked} check(s) need "
-                       "objects the script creates first)")
+            verdict = (
+                f"is valid as far as it can be checked before it runs ({self.unchecked} check(s) need "
+                "objects the script creates first)"
+            )
         else:
             verdict = "is valid"
-        return "\n".join(self.lines + [f"The script {verdict}."])
+        return "\n".join([*self.lines, f"The script {verdict}."])
 
     def __str__(self) -> str:
         return self.summary()
@@ -54,12 +62,12 @@ class _Created:
     def __init__(self) -> None:
         self._keys: set[tuple[str, str | None]] = set()
 
-    def add(self, kind: str, statement: Any) -> None:
-        if kind == "CREATE_SCHEMA":
-            self._keys.add((dataset_name(statement.this).lower(), None))
-        elif isinstance(statement, CreateExternalTable):
+    def add(self, kind: StatementKind, statement: Statement) -> None:
+        if isinstance(statement, CreateExternalTable):
             self._keys.add(statement.name.key)
-        elif kind in ("CREATE_MODEL", "CREATE_TABLE", "CREATE_VIEW"):
+        elif kind is StatementKind.CREATE_SCHEMA:
+            self._keys.add((dataset_name(statement.this).lower(), None))
+        elif kind in (StatementKind.CREATE_MODEL, StatementKind.CREATE_TABLE, StatementKind.CREATE_VIEW):
             target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
             self._keys.add(object_name(target).key)
 
@@ -67,20 +75,52 @@ class _Created:
         return (name.dataset.lower(), None) in self._keys or name.key in self._keys
 
 
-def dry_run(runner: QueryRunner, sql: str, params: dict[str, Any]) -> DryRunReport:
+class _ScriptResolver:
+    """Resolves names as the statement would when it runs: against the catalog, or as created
+    by an earlier statement of the script (then not checked, and said so)."""
+
+    def __init__(self, execution: Execution, report: DryRunReport, created: _Created):
+        self.execution, self.report, self.created = execution, report, created
+        self.read_created = False
+
+    def relation_kind(self, name: Name) -> RelationKind:
+        if name in self.created:
+            self.report.lines.append(f"   reads {name}, created earlier in this script: not checked")
+            self.report.unchecked += 1
+            self.read_created = True
+            return RelationKind.TABLE
+        kind = self.execution.relation_kind(name)
+        if kind is RelationKind.OBJECT_TABLE and str(name) not in self.report.files:
+            _check_files(self.execution, name, self.report)
+        return kind
+
+
+def dry_run(execution: Execution, sql: str) -> DryRunReport:
     report = DryRunReport()
     created = _Created()
     for number, statement in enumerate(parse_script(sql), 1):
         kind = statement_kind(statement)
         target = _target(statement)
-        report.lines.append(f"{number}. {kind.replace('_', ' ')}{' ' + target if target else ''}")
-        if isinstance(statement, exp.Expression) and statement.find(exp.Select):
-            _check_query(runner, statement, params, report, created)
+        report.lines.append(f"{number}. {kind.value}{' ' + target if target else ''}")
+        query = _query_of(kind, statement)
+        if query is not None:
+            _check_query(execution, query, report, created)
         created.add(kind, statement)
     return report
 
 
-def _target(statement: Any) -> str:
+def _query_of(kind: StatementKind, statement: Statement) -> exp.Expression | None:
+    """The part of a statement that reads tables: the query itself, a CREATE ... AS's query, DML."""
+    if isinstance(statement, CreateExternalTable):
+        return None
+    if kind in (StatementKind.QUERY, StatementKind.DML):
+        return statement
+    if kind in (StatementKind.CREATE_TABLE, StatementKind.CREATE_VIEW):
+        return statement.expression
+    return None
+
+
+def _target(statement: Statement) -> str:
     if isinstance(statement, CreateExternalTable):
         return str(statement.name)
     table = statement.this if isinstance(statement, exp.Create) else None
@@ -89,39 +129,29 @@ def _target(statement: Any) -> str:
     return table.sql("bigquery") if isinstance(table, exp.Table) else ""
 
 
-def _check_query(runner: QueryRunner, statement: exp.Expression, params: dict[str, Any], report: DryRunReport,
-                 created: _Created) -> None:
-    for name in _tables_read(statement):
-        if name in created:
-            report.lines.append(f"   reads {name}, created earlier in this script: not checked")
+def _check_query(execution: Execution, query: exp.Expression, report: DryRunReport, created: _Created) -> None:
+    resolver = _ScriptResolver(execution, report, created)
+    translation = translate(query, resolver)
+    for call in translation.predictions:
+        inputs = _ScriptResolver(execution, report, created)
+        translate(call.input, inputs)
+        if call.model in created or inputs.read_created:
+            report.lines.append(
+                f"   ML.PREDICT with model {call.model}: its input contract is not checked "
+                "(the script creates what it needs first)"
+            )
             report.unchecked += 1
             continue
-        kind = runner.catalog.require_relation(name)
-        if kind == "OBJECT_TABLE":
-            runner.catalog.ensure_fresh(name)
-            _check_files(runner, name, report)
-    for predict in statement.find_all(exp.Predict):
-        model = object_name(predict.this, "Model")
-        if model in created or any(name in created for name in _tables_read(predict.expression)):
-            report.lines.append(f"   ML.PREDICT with model {model}: its input contract is not checked "
-                                "(the script creates what it needs first)")
-            report.unchecked += 1
-            continue
-        _check_predict(runner, predict, statement, params, report)
+        _check_predict(execution, call, report)
 
 
-def _tables_read(statement: exp.Expression) -> list[Name]:
-    """Every dataset-qualified table a statement reads (CTE names and ML.PREDICT's MODEL left out)."""
-    return [object_name(table) for table in statement.find_all(exp.Table)
-            if isinstance(table.this, exp.Identifier) and not isinstance(table.parent, exp.Predict)
-            and table.args.get("db")]
-
-
-def _check_files(runner: QueryRunner, name: Any, report: DryRunReport) -> None:
-    table = runner.catalog.object_table(name)
-    [(count, total, big, images)] = runner.con.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(size), 0), COUNT(*) FILTER (size >= {MAX_INFERENCE_FILE_BYTES}), "
-        f"COUNT(*) FILTER (content_type IN {IMAGE_TYPES}) FROM __bqml.{table.cache_table}"
+def _check_files(execution: Execution, name: Name, report: DryRunReport) -> None:
+    table = execution.services.catalog.object_table(name)
+    assert table is not None
+    [(count, total, big, images)] = execution.services.con.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(size), 0), COUNT(*) FILTER (size >= ?), "
+        f"COUNT(*) FILTER (content_type IN {IMAGE_TYPES}) FROM {quoted(SCHEMA, table.cache_table)}",
+        [MAX_INFERENCE_FILE_BYTES],
     ).fetchall()
     report.files[str(name)] = {"files": count, "bytes": total, "images": images, "over_20mb": big}
     report.lines.append(f"   reads {name}: {count:,} files, {total / 2**20:,.1f} MiB, {images:,} JPEG/PNG/BMP")
@@ -133,13 +163,13 @@ def _check_files(runner: QueryRunner, name: Any, report: DryRunReport) -> None:
         report.lines.append(f"   note: {count - images:,} file(s) are not JPEG/PNG/BMP; ML.DECODE_IMAGE fails on them")
 
 
-def _check_predict(runner: QueryRunner, predict: exp.Predict, statement: exp.Expression, params: dict[str, Any],
-                   report: DryRunReport) -> None:
-    info = runner.models.info(object_name(predict.this, "Model"))
-    report.lines.append(f"   ML.PREDICT with {info.model_type} model {info.name} "
-                        f"({', '.join(f.name for f in info.schema.features)} -> {', '.join(l.name for l in info.schema.labels)})")
-    query = predict_input(predict, statement)
-    schema = runner.stream(query.copy().limit(0), params).schema  # types only: no row is read
+def _check_predict(execution: Execution, call: PredictCall, report: DryRunReport) -> None:
+    info = execution.services.models.info(call.model)
+    features = ", ".join(f.name for f in info.schema.features)
+    labels = ", ".join(label.name for label in info.schema.labels)
+    report.lines.append(f"   ML.PREDICT with {info.model_type} model {info.name} ({features} -> {labels})")
+    query = call.input
+    schema = execution.stream(first_rows(query.copy(), 0)).schema  # types only: no row is read
     try:
         mapping = feature_columns(info.schema, schema, info.name)
     except ModelError as exc:
@@ -151,7 +181,8 @@ def _check_predict(runner: QueryRunner, predict: exp.Predict, statement: exp.Exp
         if size and len(expected) == 2 and None not in expected and -1 not in expected and size != expected:
             report.problems.append(
                 f"{info.name}: feature '{feature.name}' expects {expected[0]}x{expected[1]} images; "
-                f"the query resizes to {size[0]}x{size[1]}")
+                f"the query resizes to {size[0]}x{size[1]}"
+            )
 
 
 def _resized_size(query: exp.Expression, column: str) -> tuple[int, int] | None:

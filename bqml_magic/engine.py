@@ -4,13 +4,16 @@
 statement's rows as a DataFrame, like ``%%bigquery``. It is the error boundary: whatever
 goes wrong surfaces as a ``BQMLError`` that names what and where.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,18 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
+from sqlglot import exp
 
-from bqml_magic import udfs
 from bqml_magic.catalog.catalog import Catalog
-from bqml_magic.catalog.models import ModelInfo, ModelStore
-from bqml_magic.errors import BQMLError, ErrorTrap, StorageError
+from bqml_magic.catalog.models import ModelStore
+from bqml_magic.errors import BQMLError, StorageError
+from bqml_magic.execution import udfs
+from bqml_magic.execution.relay import FailureRelay
+from bqml_magic.execution.run import Execution, StatementOptions
+from bqml_magic.execution.services import Services
+from bqml_magic.execution.statements import HANDLERS, StatementResult
+from bqml_magic.model_info import ModelInfo
 from bqml_magic.progress import Progress
-from bqml_magic.query import QueryRunner
+from bqml_magic.sql.kinds import RelationKind, statement_kind
 from bqml_magic.sql.names import object_name
-from bqml_magic.sql.parse import parse_script
-from bqml_magic.sql.plan import statement_kind
-from bqml_magic.statements import HANDLERS, StatementResult
-from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, read_bytes
+from bqml_magic.sql.parse import Statement, parse_script
+from bqml_magic.storage.objects import ObjectStore
 from bqml_magic.storage.uris import BucketMap
 
 if TYPE_CHECKING:
@@ -58,8 +65,13 @@ class Engine:
     image work (memory is bounded by it).
     """
 
-    def __init__(self, workspace: str | os.PathLike | None = None,
-                 buckets: dict[str, str | os.PathLike] | None = None, *, batch_rows: int = 16):
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str] | None = None,
+        buckets: Mapping[str, str | os.PathLike[str]] | None = None,
+        *,
+        batch_rows: int = 16,
+    ):
         self.buckets = BucketMap(buckets)
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
         if self.workspace is not None:
@@ -69,118 +81,126 @@ class Engine:
             database, models_root = ":memory:", Path(tempfile.mkdtemp(prefix="bqml_models_"))
             weakref.finalize(self, shutil.rmtree, models_root, True)
         try:
-            self._con = duckdb.connect(database)
+            con = duckdb.connect(database)
         except duckdb.Error as exc:
             raise StorageError(f"Cannot open workspace {self.workspace}: {exc} (is another process using it?)") from exc
-        self._con.execute("SET TimeZone = 'UTC'").fetchall()
-        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml")
-        self._md5 = udfs.Md5Cache()
-        self._trap = ErrorTrap()
-        udfs.register(self._con, self._read_object, self._pool, self._md5, self._trap)
-        self._catalog = Catalog(self._con, self.buckets)
-        self._models = ModelStore(self._catalog, self.buckets, models_root)
-        self._cancel = threading.Event()
+        con.execute("SET TimeZone = 'UTC'").fetchall()
+        catalog = Catalog(con, self.buckets, models_root)
+        self._services = Services(
+            con=con,
+            catalog=catalog,
+            models=ModelStore(catalog, self.buckets, models_root),
+            objects=ObjectStore(self.buckets),
+            pool=ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml"),
+            relay=FailureRelay(),
+            cancel=threading.Event(),
+            batch_rows=batch_rows,
+        )
+        udfs.register(self._services)
         self._lock = threading.RLock()
-        self._runner: QueryRunner | None = None
-        self.batch_rows = batch_rows
+        self._running: Execution | None = None
+
+    @property
+    def batch_rows(self) -> int:
+        return self._services.batch_rows
 
     # -- public API -------------------------------------------------------------------------
-    def mount(self, bucket: str, folder: str | os.PathLike) -> None:
+    def mount(self, bucket: str, folder: str | os.PathLike[str]) -> None:
         """Map ``gs://bucket/...`` to a local folder."""
         self.buckets.mount(bucket, folder)
 
-    def query(self, sql: str, params: dict[str, Any] | None = None, *,
-              progress_bar_type: str | None = None, max_results: int | None = None) -> pd.DataFrame:
+    def query(
+        self,
+        sql: str,
+        params: dict[str, Any] | None = None,
+        *,
+        progress_bar_type: str | None = None,
+        max_results: int | None = None,
+    ) -> pd.DataFrame:
         """Run a script; the last statement's rows (an empty frame for DDL).
 
         ``max_results``: keep the first N rows of the last query, and stop computing there.
         """
         return self.run_script(sql, params, progress_bar_type=progress_bar_type, max_results=max_results).frame
 
-    def run_script(self, sql: str, params: dict[str, Any] | None = None, *,
-                   progress_bar_type: str | None = None, max_results: int | None = None) -> ScriptResult:
+    def run_script(
+        self,
+        sql: str,
+        params: dict[str, Any] | None = None,
+        *,
+        progress_bar_type: str | None = None,
+        max_results: int | None = None,
+    ) -> ScriptResult:
         """Run every statement in order; stops at the first error, which is raised."""
         if max_results is not None and max_results < 0:
             raise BQMLError(f"max_results must be 0 or more, not {max_results}")
         progress = Progress(progress_bar_type)
         result = ScriptResult()
         with self._lock:
-            self._cancel.clear()
+            self._services.cancel.clear()
             try:
                 statements = parse_script(sql)
                 for number, statement in enumerate(statements, 1):
                     limit = max_results if number == len(statements) else None
-                    result.statements.append(self._run(statement, dict(params or {}), progress, limit))
+                    options = StatementOptions(dict(params or {}), progress, limit)
+                    result.statements.append(self._run(statement, options))
             finally:
                 progress.close()
         return result
 
     def describe_model(self, name: str) -> ModelInfo:
         """A model's type, source, size and schema (features and labels)."""
-        from sqlglot import exp
+        return self._services.models.info(object_name(exp.to_table(name, dialect="bigquery"), "Model"))
 
-        return self._models.info(object_name(exp.to_table(name, dialect="bigquery"), "Model"))
-
-    def table_kind(self, name: str) -> str | None:
-        """'OBJECT_TABLE', 'TABLE', 'VIEW', 'MODEL' or None."""
-        from sqlglot import exp
-
+    def table_kind(self, name: str) -> RelationKind | None:
+        """What ``dataset.name`` is (an object table, table, view or model), or None."""
         parsed = object_name(exp.to_table(name, dialect="bigquery"))
-        return self._catalog.kind(parsed) if self._catalog.has_dataset(parsed.dataset) else None
+        catalog = self._services.catalog
+        return catalog.kind(parsed) if catalog.has_dataset(parsed.dataset) else None
 
     def read_uri(self, uri: str) -> bytes:
         """An object's bytes, through the bucket mapping (for previews)."""
-        return read_bytes(self.buckets.resolve(uri))
+        return self._services.objects.read_any(uri)
 
     def dry_run(self, sql: str, params: dict[str, Any] | None = None) -> DryRunReport:
         """Check a script without running models or reading images; see ``dryrun.py``."""
         from bqml_magic.dryrun import dry_run
 
         with self._lock:
-            runner = self._new_runner()
+            execution = Execution(self._services, StatementOptions(dict(params or {})))
             try:
-                return dry_run(runner, sql, dict(params or {}))
+                return dry_run(execution, sql)
             finally:
-                runner.close()
+                execution.close()
 
     def interrupt(self) -> None:
         """Cancel the running statement (from another thread, e.g. a kernel interrupt)."""
-        self._cancel.set()
-        runner = self._runner
-        for con in [self._con] + (runner.cursors if runner else []):
-            try:
-                con.interrupt()
-            except duckdb.Error:
-                pass
+        self._services.cancel.set()
+        with contextlib.suppress(duckdb.Error):
+            self._services.con.interrupt()
+        running = self._running
+        if running is not None:
+            running.interrupt()
 
     def close(self) -> None:
-        self._con.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._services.con.close()
+        self._services.pool.shutdown(wait=False, cancel_futures=True)
 
     # -- internals --------------------------------------------------------------------------
-    def _read_object(self, uri: str) -> bytes:
-        return read_bytes(self.buckets.resolve(uri), limit=MAX_INFERENCE_FILE_BYTES)
-
-    def _new_runner(self) -> QueryRunner:
-        return QueryRunner(self._con, self._catalog, self._models, self._pool, self._read_object,
-                           self._md5, self._cancel, self.batch_rows, self._trap)
-
-    def _run(self, statement: Any, params: dict[str, Any], progress: Progress, row_limit: int | None) -> StatementResult:
+    def _run(self, statement: Statement, options: StatementOptions) -> StatementResult:
         kind = statement_kind(statement)
-        self._trap.take()  # what an earlier statement left is not this one's error
-        self._runner = runner = self._new_runner()
-        runner.row_limit = row_limit
+        self._running = execution = Execution(self._services, options)
         try:
-            result = HANDLERS[kind](runner, statement, params, progress)
+            result = HANDLERS[kind](execution, statement)
         except BQMLError:
             raise
         except KeyboardInterrupt:
             self.interrupt()
             raise
         except duckdb.Error as exc:
-            raise runner.translate_error(exc, statement if hasattr(statement, "find_all") else None) from exc
+            raise execution.error(exc, statement if isinstance(statement, exp.Expression) else None) from exc
         finally:
-            runner.close()
-            self._runner = None
-        self._models.forget(result.folders_to_delete)
+            execution.close()
+            self._running = None
+        self._services.models.forget(result.folders_to_delete)
         return result

@@ -4,27 +4,76 @@ Users write SQL, not Python: a failing statement should read like BigQuery's mes
 is wrong, and where: line and column, the object's name, the file's uri), not like a
 traceback through DuckDB or numpy. Foreign exceptions are converted once, at the boundary,
 with ``raise BQMLError(...) from exc`` so ``--verbose`` can still show the cause.
-Each class also inherits the builtin it refines, so ``except ValueError`` keeps working.
+
+Where is kept in fields, not baked into the text: the layer that knows the position, the
+function or the object adds it with :meth:`BQMLError.add_context` as the error passes, and
+the message is derived from the fields. Each class also inherits the builtin it refines, so
+``except ValueError`` keeps working.
 """
+
 from __future__ import annotations
 
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
-T = TypeVar("T")
+E = TypeVar("E", bound="BQMLError")
 
 
 class BQMLError(Exception):
-    """Root of every error bqml_magic raises on purpose."""
+    """Root of every error bqml_magic raises on purpose.
+
+    ``line`` / ``column``: 1-based place in the user's SQL; ``uri``: the object being
+    processed; ``function``: the ``ML.*`` function that failed; ``statement``: a short
+    description of the statement (``CREATE MODEL d.m (model_path '...')``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        uri: str | None = None,
+        function: str | None = None,
+        statement: str | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.uri = uri
+        self.function = function
+        self.statement = statement
+
+    def add_context(
+        self: E,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        uri: str | None = None,
+        function: str | None = None,
+        statement: str | None = None,
+    ) -> E:
+        """Fill in what is not known yet (the innermost layer knows best); returns the error."""
+        if self.line is None and line is not None:
+            self.line, self.column = line, column
+        self.uri = self.uri or uri
+        self.function = self.function or function
+        self.statement = self.statement or statement
+        return self
+
+    def __str__(self) -> str:
+        text = f"{self.statement}: {self.message}" if self.statement else self.message
+        if self.function:
+            text += f"; error in {self.function} expression"
+        if self.uri:
+            text += f" (uri: {self.uri})"
+        if self.line is not None:
+            text += f" [at {self.line}:{self.column}]"
+        return text
 
 
 class SQLError(BQMLError, ValueError):
     """The SQL text does not parse or does not make sense (syntax, types, arguments)."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None):
-        where = f" [at {line}:{column}]" if line is not None and column is not None else ""
-        super().__init__(f"{message}{where}")
-        self.line = line
-        self.column = column
 
 
 class NotFoundError(BQMLError, LookupError):
@@ -51,34 +100,9 @@ class LimitError(BQMLError, ValueError):
     """A documented BigQuery limit was exceeded (file, model or image size)."""
 
 
+class CatalogError(BQMLError, RuntimeError):
+    """A workspace's catalog that this version cannot open (written by a newer bqml_magic)."""
+
+
 class Cancelled(BQMLError, KeyboardInterrupt):
     """The query was interrupted (Ctrl-C / kernel interrupt); the engine is ready for the next one."""
-
-
-class ErrorTrap:
-    """Remembers the first exception raised in Python code that DuckDB calls back into.
-
-    DuckDB wraps such an exception in its own ("Python exception occurred while executing the
-    UDF: ..."); the engine raises the remembered one instead, with its class and message intact.
-    """
-
-    def __init__(self) -> None:
-        self.error: BaseException | None = None
-
-    def record(self, exc: BaseException) -> None:
-        self.error = self.error or exc
-
-    def take(self) -> BaseException | None:
-        """The remembered exception, if any, forgotten from now on."""
-        error, self.error = self.error, None
-        return error
-
-    def guard(self, items: Iterator[T]) -> Iterator[T]:
-        """An iterator DuckDB pulls from (a registered stream), its exception remembered."""
-        try:
-            yield from items
-        except GeneratorExit:  # closed unfinished (a LIMIT stopped DuckDB pulling): not an error
-            raise
-        except BaseException as exc:
-            self.record(exc)
-            raise

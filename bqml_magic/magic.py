@@ -46,6 +46,7 @@ Errors: a ``BQMLError`` shows as its message only; SQL users need what and where
 stack through DuckDB (``--verbose`` shows it). Ctrl-C / "Interrupt kernel" cancels the
 running statement and leaves the kernel ready for the next cell.
 """
+
 from __future__ import annotations
 
 import ast
@@ -54,7 +55,8 @@ import json
 import re
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
@@ -84,8 +86,11 @@ class BQMLMagics(Magics):
     @argument("--destination_table", help="save the query's rows in DATASET.TABLE")
     @argument("--workspace", help="use this workspace from now on")
     @argument("--bucket", action="append", default=[], metavar="NAME=FOLDER", help="map gs://NAME")
-    @argument("--params", metavar="PARAMS",
-              help="values for @name parameters: JSON, a dict literal or $var; must be the last option")
+    @argument(
+        "--params",
+        metavar="PARAMS",
+        help="values for @name parameters: JSON, a dict literal or $var; must be the last option",
+    )
     def bqml(self, line: str, cell: str) -> None:
         """Run BigQuery SQL on this machine: one statement, or a script of statements separated by ``;``.
 
@@ -96,16 +101,25 @@ class BQMLMagics(Magics):
         options, params = self._parse(line)
         self._guarded(options.verbose, lambda: self._run_cell(options, params, cell))
 
-    @line_magic("bqml")
+    @line_magic("bqml")  # type: ignore[arg-type]  # IPython's stubs type the decorated method as Never
     @no_var_expand
     def bqml_line(self, line: str) -> Any:
         """``%bqml mount NAME=FOLDER``, ``%bqml workspace [PATH]``, ``%bqml model NAME``."""
         command, _, rest = self._expand(line).strip().partition(" ")
         commands: dict[str, Callable[[str], Any]] = {
-            "mount": self._mount, "workspace": self._workspace, "model": self._model}
+            "mount": self._mount,
+            "workspace": self._workspace,
+            "model": self._model,
+        }
         if command not in commands:
             raise UsageError("Use %bqml mount NAME=FOLDER, %bqml workspace [PATH] or %bqml model NAME")
         return self._guarded(False, lambda: commands[command](rest.strip()))
+
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        """The notebook's variables (a magic is always bound to a shell)."""
+        assert self.shell is not None
+        return self.shell.user_ns
 
     # -- line commands ----------------------------------------------------------------------
     def _mount(self, rest: str) -> None:
@@ -139,9 +153,9 @@ class BQMLMagics(Magics):
     def _params(self, text: str) -> dict[str, Any]:
         if re.fullmatch(r"\$[A-Za-z_]\w*", text):
             name = text[1:]
-            if name not in self.shell.user_ns:
+            if name not in self._namespace:
                 raise UsageError(f"--params: there is no variable {name!r}")
-            value = self.shell.user_ns[name]
+            value = self._namespace[name]
         else:
             value = _literal(self._expand(text))
         if not isinstance(value, dict):
@@ -152,6 +166,7 @@ class BQMLMagics(Magics):
         from bqml_magic.display import in_kernel
         from bqml_magic.display.results import ResultView
         from bqml_magic.display.schema import SchemaInspector
+        from bqml_magic.sql.kinds import StatementKind
 
         if options.workspace:
             context.workspace = options.workspace
@@ -168,16 +183,18 @@ class BQMLMagics(Magics):
         bar = options.progress_bar_type or context.progress_bar_type
         bar = None if bar == "none" else "tqdm" if bar == "tqdm_notebook" and not in_kernel() else bar
         started = time.perf_counter()
-        result = _interruptible(lambda: engine.run_script(sql, params, progress_bar_type=bar,
-                                                          max_results=options.max_results), engine.interrupt)
+        result = _interruptible(
+            lambda: engine.run_script(sql, params, progress_bar_type=bar, max_results=options.max_results),
+            engine.interrupt,
+        )
         if options.verbose:
             print(f"Query complete after {time.perf_counter() - started:.2f}s")
         for statement in result.statements:
-            if statement.kind == "CREATE_MODEL" and statement.target:
+            if statement.kind is StatementKind.CREATE_MODEL and statement.target:
                 display(SchemaInspector(engine.describe_model(statement.target)))
-            elif statement.kind != "QUERY":
-                print(f"{statement.kind.replace('_', ' ')} {statement.target or ''}".rstrip() + ": OK")
-        if not result.statements or result.statements[-1].kind != "QUERY":
+            elif statement.kind is not StatementKind.QUERY:
+                print(f"{statement.kind.value} {statement.target or ''}".rstrip() + ": OK")
+        if not result.statements or result.statements[-1].kind is not StatementKind.QUERY:
             return
         frame = result.frame
         self._store(options.destination_var, frame)
@@ -187,7 +204,7 @@ class BQMLMagics(Magics):
         if name:
             if not name.isidentifier():
                 raise UsageError(f"{name!r} is not a valid variable name")
-            self.shell.user_ns[name] = value
+            self._namespace[name] = value
 
     def _guarded(self, verbose: bool, run: Callable[[], Any]) -> Any:
         """BQMLError: its message only; Ctrl-C: cancel the engine's work, say so briefly."""
@@ -205,7 +222,7 @@ class BQMLMagics(Magics):
     def _expand(self, text: str) -> str:
         """``$var`` / ``{expr}`` from the notebook, like IPython's own expansion of magic lines."""
         try:
-            return DollarFormatter().vformat(text, args=[], kwargs=self.shell.user_ns)
+            return DollarFormatter().vformat(text, args=[], kwargs=self._namespace)
         except Exception:  # IPython leaves text it cannot expand as written; so do we
             return text
 
@@ -269,18 +286,34 @@ def _bucket_pair(pair: str) -> tuple[str, str]:
 
 
 def _saving_script(sql: str, table: str) -> str:
-    """``--destination_table``: the one query saved in the table, then read back in order."""
+    """``--destination_table``: the one query saved in the table, then read back in order.
+
+    The script is built as sqlglot trees, so the table name is quoted, never spliced as text.
+    """
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    from bqml_magic.sql.kinds import StatementKind, statement_kind
     from bqml_magic.sql.parse import parse_script
-    from bqml_magic.sql.plan import statement_kind
 
     statements = parse_script(sql)
-    if len(statements) != 1 or statement_kind(statements[0]) != "QUERY":
+    if len(statements) != 1 or statement_kind(statements[0]) is not StatementKind.QUERY:
         raise UsageError("--destination_table needs a cell that is one query (BigQuery refuses it for scripts)")
-    name = table.replace("`", "")
-    dataset, dot, _ = name.rpartition(".")
-    if not dot:
+    try:
+        target = exp.to_table(table, dialect="bigquery")
+    except ParseError as exc:
+        raise UsageError(f"--destination_table: expected DATASET.TABLE, got {table!r}") from exc
+    parts = [p.name for p in target.parts]
+    parts = parts[0].split(".") if len(parts) == 1 else parts
+    if len(parts) not in (2, 3) or not all(parts):
         raise UsageError(f"--destination_table: expected DATASET.TABLE, got {table!r}")
-    query = sql.strip().rstrip(";")
-    return (f"CREATE SCHEMA IF NOT EXISTS `{dataset}`;\n"
-            f"CREATE OR REPLACE TABLE `{name}` AS (\n{query}\n);\n"
-            f"SELECT * FROM `{name}`")
+    name = exp.table_(exp.to_identifier(parts[-1], quoted=True), db=exp.to_identifier(parts[-2], quoted=True))
+    dataset = exp.to_identifier(parts[-2], quoted=True)
+    query = statements[0]
+    assert isinstance(query, exp.Query)  # a QUERY statement
+    script = [
+        exp.Create(this=exp.Table(this=dataset), kind="SCHEMA", exists=True),
+        exp.Create(this=name.copy(), kind="TABLE", replace=True, expression=query.subquery()),
+        exp.select("*").from_(name.copy()),
+    ]
+    return ";\n".join(s.sql("bigquery") for s in script)

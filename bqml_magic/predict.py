@@ -1,13 +1,14 @@
 """ML.PREDICT as a stream: input batches in, the model's outputs plus every input column out.
 
-Columns are matched to the model's features by name, case-insensitively (SPEC section 5);
+Columns are matched to the model's features by name, case-insensitively (docs/behaviour.md#ml-predict-columns);
 the image contract (size, value range, dtype) is checked per batch with a message that says
 expected vs got and which object. Batches are cut to what the model accepts (its dynamic
 batch dimension, or 1), so memory follows the batch size, never the table.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -71,7 +72,7 @@ def predict(
 
 def _run_chunked(runtime: Runtime, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
     step = runtime.max_batch or rows
-    parts = [runtime.run({k: v[i:i + step] for k, v in feeds.items()}) for i in range(0, rows, step)]
+    parts = [runtime.run({k: v[i : i + step] for k, v in feeds.items()}) for i in range(0, rows, step)]
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
@@ -80,11 +81,13 @@ def _label_array(spec: TensorSpec, values: np.ndarray, rows: int) -> pa.Array:
     if pa.types.is_list(arrow_type):
         flat = values.reshape(rows, -1)
         offsets = np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.reshape(-1).astype(arrow_type.value_type.to_pandas_dtype())))
-    flat = values.reshape(rows)
+        return pa.ListArray.from_arrays(
+            pa.array(offsets), pa.array(flat.reshape(-1).astype(arrow_type.value_type.to_pandas_dtype()))
+        )
+    column = values.reshape(rows)
     if arrow_type == pa.string():
-        return pa.array([v.decode() if isinstance(v, bytes) else str(v) for v in flat], pa.string())
-    return pa.array(flat.astype(arrow_type.to_pandas_dtype()), arrow_type)
+        return pa.array([v.decode() if isinstance(v, bytes) else str(v) for v in column], pa.string())
+    return pa.array(column.astype(arrow_type.to_pandas_dtype()), arrow_type)
 
 
 def _feature_array(spec: TensorSpec, column: pa.Array, uris: list, model: str) -> np.ndarray:

@@ -1,12 +1,24 @@
-"""Fixtures shared by the whole suite: real photos in a bucket folder, fresh engines."""
+"""Fixtures shared by the whole suite: real photos in a bucket folder, fresh engines, and an
+IPython shell with %%bqml loaded that re-raises cell errors.
+
+IPython prints errors from cells and carries on, which would let a broken magic pass a test;
+``TestingShell`` (jupysql's idea) raises them instead. Each test that uses ``shell`` gets a
+fresh ``bqml_magic.context`` with an in-memory workspace, restored afterwards.
+"""
+
 from __future__ import annotations
 
+import copy
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from bqml_magic import Engine, samples
+from bqml_magic.config import context
 
 
 def package_file(package: str, *parts: str) -> Path:
@@ -43,7 +55,7 @@ def engine(photos: Path) -> Engine:
 
 @pytest.fixture(scope="session")
 def sample_set() -> samples.Samples:
-    """The sample photos and MobileNet models, built once into the user cache (SPEC section 7)."""
+    """The sample photos and MobileNet models, built once into the user cache (docs/behaviour.md#sample-data)."""
     return samples.build()
 
 
@@ -54,18 +66,110 @@ def save_tagger():
     ``image`` float32 [N, 8, 8, 3] and ``tag`` string [N] -> ``length`` INT64 = len(tag),
     ``bright`` BOOL = mean(image) > 0.5.
     """
+
     def save(folder: Path) -> Path:
         import tensorflow as tf
 
         class Tagger(tf.Module):
-            @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image"),
-                                          tf.TensorSpec([None], tf.string, name="tag")])
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image"),
+                    tf.TensorSpec([None], tf.string, name="tag"),
+                ]
+            )
             def serve(self, image, tag):
-                return {"length": tf.cast(tf.strings.length(tag), tf.int64),
-                        "bright": tf.reduce_mean(image, axis=[1, 2, 3]) > 0.5}
+                return {
+                    "length": tf.cast(tf.strings.length(tag), tf.int64),
+                    "bright": tf.reduce_mean(image, axis=[1, 2, 3]) > 0.5,
+                }
 
         model = Tagger()
         tf.saved_model.save(model, str(folder), signatures={"serving_default": model.serve})
         return folder
 
     return save
+
+
+# -- tiny ONNX models whose outputs are known exactly (ML.PREDICT's contract) --------------
+def _save(model, path: Path) -> Path:
+    import onnx
+
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.fixture
+def scorer_model(photos: Path) -> Path:
+    """Two features: ``image`` float [N,8,8,3] and ``bias`` float [N].
+
+    Labels: ``score`` = mean(image) + bias, ``doubled`` = image * 2 (an ARRAY output).
+    """
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1, 2, 3], keepdims=0),
+            helper.make_node("Add", ["mean", "bias"], ["score"]),
+            helper.make_node("Add", ["image", "image"], ["doubled"]),
+        ],
+        "scorer",
+        [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 8, 8, 3]),
+            helper.make_tensor_value_info("bias", TensorProto.FLOAT, ["N"]),
+        ],
+        [
+            helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N"]),
+            helper.make_tensor_value_info("doubled", TensorProto.FLOAT, ["N", 8, 8, 3]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    (photos / "models").mkdir(exist_ok=True)
+    return _save(model, photos / "models" / "scorer.onnx")
+
+
+@pytest.fixture
+def uint8_model(photos: Path) -> Path:
+    """``pixels`` uint8 [N,4,4,3] -> ``total`` int64 [N] (sum of all bytes)."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["pixels"], ["wide"], to=TensorProto.INT64),
+            helper.make_node("ReduceSum", ["wide"], ["total"], axes=[1, 2, 3], keepdims=0),
+        ],
+        "summer",
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["N", 4, 4, 3])],
+        [helper.make_tensor_value_info("total", TensorProto.INT64, ["N"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=8)
+    (photos / "models").mkdir(exist_ok=True)
+    return _save(model, photos / "models" / "summer.onnx")
+
+
+class TestingShell(InteractiveShell):
+    """InteractiveShell whose ``run_cell`` raises the cell's exception."""
+
+    def run_cell(self, *args, **kwargs):
+        result = super().run_cell(*args, **kwargs)
+        result.raise_error()
+        return result
+
+
+@pytest.fixture
+def shell() -> Iterator[TestingShell]:
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = TestingShell.instance(config=config)
+    if "bqml_magic" not in ip.extension_manager.loaded:
+        ip.run_line_magic("load_ext", "bqml_magic")
+    saved = {key: copy.copy(value) for key, value in vars(context).items()}
+    context.workspace = None
+    context.progress_bar_type = None
+    try:
+        yield ip
+    finally:
+        context.close()
+        vars(context).update(saved)
+        ip.user_ns.clear()
+        ip.init_user_ns()

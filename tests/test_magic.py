@@ -1,4 +1,5 @@
 """%%bqml and %bqml in an IPython shell: options, what the cell shows, errors, interrupts."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,6 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
-from magic_shell import shell  # noqa: F401  (the fixture)
 
 from bqml_magic.config import context
 from bqml_magic.errors import BQMLError, NotFoundError
@@ -38,9 +38,11 @@ def html_outputs(cap) -> str:
 
 
 def test_loading_the_extension_imports_nothing_heavy():
-    code = ("import sys, IPython; from bqml_magic import load_ipython_extension\n"
-            "load_ipython_extension(IPython.InteractiveShell.instance())\n"
-            "print(sorted(m for m in ('duckdb', 'sqlglot', 'tensorflow', 'ipywidgets', 'pandas') if m in sys.modules))")
+    code = (
+        "import sys, IPython; from bqml_magic import load_ipython_extension\n"
+        "load_ipython_extension(IPython.InteractiveShell.instance())\n"
+        "print(sorted(m for m in ('duckdb', 'sqlglot', 'tensorflow', 'ipywidgets', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -56,8 +58,17 @@ def test_bqml_magic_context_is_the_settings_the_magic_reads(shell):
 def test_help_lists_every_option(shell):
     """``%%bqml?`` is where users of ``%%bigquery`` look for flags; --params is parsed apart but listed."""
     help_text = shell.find_cell_magic("bqml").__doc__
-    for option in ("destination_var", "--params", "--dry_run", "--verbose", "--progress_bar_type", "--max_results",
-                   "--destination_table", "--workspace", "--bucket"):
+    for option in (
+        "destination_var",
+        "--params",
+        "--dry_run",
+        "--verbose",
+        "--progress_bar_type",
+        "--max_results",
+        "--destination_table",
+        "--workspace",
+        "--bucket",
+    ):
         assert option in help_text
 
 
@@ -75,24 +86,30 @@ def test_ddl_statements_say_what_they_did(shell, photos):
     shell.run_cell(f"%bqml mount my_bucket={photos}")
     with capture_output() as cap:
         shell.run_cell(OBJECT_TABLE)
-    assert cap.stdout.splitlines() == ["CREATE SCHEMA my_dataset: OK",
-                                       "CREATE EXTERNAL TABLE my_dataset.object_table: OK"]
+    assert cap.stdout.splitlines() == [
+        "CREATE SCHEMA my_dataset: OK",
+        "CREATE EXTERNAL TABLE my_dataset.object_table: OK",
+    ]
     assert not cap.outputs
 
 
-@pytest.mark.parametrize("option", ['--params {"n": 2, "s": "a"}', "--params {'n': 2, 's': 'a'}",
-                                    "--params=$p", "--params $p"])
+@pytest.mark.parametrize(
+    "option", ['--params {"n": 2, "s": "a"}', "--params {'n': 2, 's': 'a'}", "--params=$p", "--params $p"]
+)
 def test_params_from_json_a_literal_or_a_variable(shell, option):
     shell.user_ns["p"] = {"n": 2, "s": "a"}
     shell.run_cell(f"%%bqml out {option}\nSELECT @n + 1 AS x, @s AS s")
     assert shell.user_ns["out"].to_dict("records") == [{"x": 3, "s": "a"}]
 
 
-@pytest.mark.parametrize(("option", "message"), [
-    ("--params $nothing", "no variable 'nothing'"),
-    ("--params [1, 2]", "must be a dict"),
-    ("--params {oops}", "neither JSON nor a Python dict literal"),
-])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--params $nothing", "no variable 'nothing'"),
+        ("--params [1, 2]", "must be a dict"),
+        ("--params {oops}", "neither JSON nor a Python dict literal"),
+    ],
+)
 def test_bad_params_are_usage_errors(shell, option, message):
     with pytest.raises(UsageError, match=message):
         shell.run_cell(f"%%bqml {option}\nSELECT 1")
@@ -117,11 +134,14 @@ def test_destination_table_saves_the_rows(shell):
     assert list(context.engine().query("SELECT x FROM saved.numbers")["x"]) == [1, 2, 3]
 
 
-@pytest.mark.parametrize(("table", "sql", "message"), [
-    ("d.t", "SELECT 1; SELECT 2", "one query"),
-    ("d.t", "CREATE SCHEMA d", "one query"),
-    ("t", "SELECT 1", "expected DATASET.TABLE"),
-])
+@pytest.mark.parametrize(
+    ("table", "sql", "message"),
+    [
+        ("d.t", "SELECT 1; SELECT 2", "one query"),
+        ("d.t", "CREATE SCHEMA d", "one query"),
+        ("t", "SELECT 1", "expected DATASET.TABLE"),
+    ],
+)
 def test_destination_table_needs_one_query_and_a_dataset(shell, table, sql, message):
     with pytest.raises(UsageError, match=message):
         shell.run_cell(f"%%bqml --destination_table {table}\n{sql}")
@@ -175,8 +195,14 @@ def test_notebook_bar_falls_back_to_text_outside_a_kernel(shell, monkeypatch):
     seen = []
     engine = context.engine()
     real = engine.run_script
-    monkeypatch.setattr(engine, "run_script", lambda sql, params, progress_bar_type, **options: (
-        seen.append(progress_bar_type), real(sql, params, progress_bar_type=progress_bar_type, **options))[1])
+    monkeypatch.setattr(
+        engine,
+        "run_script",
+        lambda sql, params, progress_bar_type, **options: (
+            seen.append(progress_bar_type),
+            real(sql, params, progress_bar_type=progress_bar_type, **options),
+        )[1],
+    )
     context.progress_bar_type = "tqdm_notebook"
     shell.run_cell("%%bqml\nSELECT 1 AS x")
     shell.run_cell("%%bqml --progress_bar_type none\nSELECT 1 AS x")
@@ -184,8 +210,10 @@ def test_notebook_bar_falls_back_to_text_outside_a_kernel(shell, monkeypatch):
 
 
 def test_ctrl_c_cancels_the_statement_and_the_kernel_stays_usable(shell):
-    slow = ("%%bqml\nSELECT COUNT(*) AS c FROM UNNEST(GENERATE_ARRAY(1, 100000)) AS a "
-            "CROSS JOIN UNNEST(GENERATE_ARRAY(1, 100000)) AS b WHERE MOD(a * b, 7) = 3")
+    slow = (
+        "%%bqml\nSELECT COUNT(*) AS c FROM UNNEST(GENERATE_ARRAY(1, 100000)) AS a "
+        "CROSS JOIN UNNEST(GENERATE_ARRAY(1, 100000)) AS b WHERE MOD(a * b, 7) = 3"
+    )
     shell.run_cell("%%bqml\nSELECT 1 AS warm")
     threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
     started = time.perf_counter()
@@ -204,8 +232,9 @@ def test_create_model_shows_the_schema_inspector(shell, tmp_path):
     samples = bqml_magic.samples.build()
     model = samples.model_path("ONNX", "classifier")
     with capture_output() as cap:
-        shell.run_cell("%%bqml\nCREATE SCHEMA m;\n"
-                       f"CREATE MODEL m.classifier OPTIONS(model_type='ONNX', model_path='{model}')")
+        shell.run_cell(
+            f"%%bqml\nCREATE SCHEMA m;\nCREATE MODEL m.classifier OPTIONS(model_type='ONNX', model_path='{model}')"
+        )
     (shown,) = cap.outputs
     assert shown.data["text/plain"].startswith("Model m.classifier (ONNX)")
     assert "<h4>Features</h4>" in shown.data["text/html"]

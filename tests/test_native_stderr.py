@@ -1,4 +1,5 @@
 """Native stderr: runtime notices dropped, other lines kept; a build's log shown only when it fails."""
+
 from __future__ import annotations
 
 import os

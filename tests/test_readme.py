@@ -1,4 +1,5 @@
 """The README's Python quick start runs as written and gives what the README says it gives."""
+
 from __future__ import annotations
 
 import re

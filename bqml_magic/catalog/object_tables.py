@@ -7,23 +7,26 @@ through a UDF, so it is only read where a query asks for it. ``data`` is not a c
 Refresh follows BigQuery's metadata caching: every query without ``max_staleness``; when
 older than it with ``metadata_cache_mode='AUTOMATIC'``; only on request with ``'MANUAL'``.
 """
+
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from bqml_magic.catalog.schema import SCHEMA
 from bqml_magic.errors import SQLError
-from bqml_magic.sql.names import Name
+from bqml_magic.sql.names import Name, quoted
 from bqml_magic.storage.listing import OBJECT_SCHEMA, Pattern, list_objects
 from bqml_magic.storage.uris import BucketMap
 
-SCHEMA = "__bqml"
 MIN_STALENESS = timedelta(minutes=30)
 MAX_STALENESS = timedelta(days=7)
 _KNOWN_OPTIONS = {"object_metadata", "uris", "max_staleness", "metadata_cache_mode", "description", "labels"}
@@ -41,7 +44,7 @@ class ObjectTable:
     cache_table: str
 
     @classmethod
-    def from_options(cls, name: Name, connection: str | None, options: dict[str, Any]) -> "ObjectTable":
+    def from_options(cls, name: Name, connection: str | None, options: dict[str, Any]) -> ObjectTable:
         """Validate OPTIONS as BigQuery does; raise SQLError naming the bad option."""
         unknown = set(options) - _KNOWN_OPTIONS
         if unknown:
@@ -67,17 +70,17 @@ class ObjectTable:
 
     def view_sql(self) -> str:
         """The user-visible table: BigQuery's columns, md5 computed lazily per row."""
-        auth = "NULL" if self.connection is None else "'" + self.connection.replace("'", "''") + "'"
+        auth = exp.null() if self.connection is None else exp.Literal.string(self.connection)
         return f"""
             SELECT uri, generation, content_type, size,
                    bqml_md5(uri, generation) AS md5_hash,
                    make_timestamp(generation // 1000)::TIMESTAMPTZ AS updated,
                    []::STRUCT(name VARCHAR, value VARCHAR)[] AS metadata,
-                   {{'uri': uri, 'version': generation::VARCHAR, 'authorizer': {auth}::VARCHAR,
+                   {{'uri': uri, 'version': generation::VARCHAR, 'authorizer': {auth.sql("duckdb")}::VARCHAR,
                      'details': json_object('gcs_metadata', json_object(
                         'content_type', content_type, 'size', size,
                         'updated', strftime(make_timestamp(generation // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')))}} AS ref
-            FROM {SCHEMA}.{self.cache_table}"""
+            FROM {quoted(SCHEMA, self.cache_table)}"""
 
 
 def _staleness(value: Any) -> timedelta:
@@ -135,13 +138,13 @@ def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketM
 
     con.register("__bqml_listing", pa.RecordBatchReader.from_batches(OBJECT_SCHEMA, batches()))
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.{table.cache_table} AS SELECT * FROM __bqml_listing").fetchall()
+        con.execute(
+            f"CREATE OR REPLACE TABLE {quoted(SCHEMA, table.cache_table)} AS SELECT * FROM __bqml_listing"
+        ).fetchall()
     except duckdb.Error:
         if failures:
             raise failures[0] from None
         raise
     finally:
-        try:
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; its rollback drops it anyway
             con.unregister("__bqml_listing")
-        except duckdb.Error:
-            pass  # an aborted transaction refuses it; the rollback drops the view anyway

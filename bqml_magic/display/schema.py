@@ -5,15 +5,17 @@ try. In JupyterLab the inspector is an ipywidgets ``Tab`` (Features / Labels / D
 front ends without widgets (nbviewer, GitHub, a terminal) pick the HTML or text table from the
 same display bundle, so the information is never lost to ``Tab(children=...)``.
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bqml_magic.display import in_kernel
 
-if TYPE_CHECKING:  # the catalog imports DuckDB; showing a schema does not need it
-    from bqml_magic.catalog.models import ModelInfo
+if TYPE_CHECKING:
+    from bqml_magic.model_info import ModelInfo
     from bqml_magic.runtimes.base import TensorSpec
 
 _COLUMNS = ("name", "BigQuery type", "dtype", "shape")
@@ -55,9 +57,11 @@ class SchemaInspector:
                 import ipywidgets as w
             except ImportError:
                 return None
-            children = [w.HTML(_tensor_table(self.info.schema.features)),
-                        w.HTML(_tensor_table(self.info.schema.labels)),
-                        w.HTML(self._details_html())]
+            children = [
+                w.HTML(_tensor_table(self.info.schema.features)),
+                w.HTML(_tensor_table(self.info.schema.labels)),
+                w.HTML(self._details_html()),
+            ]
             tab = w.Tab(children=children, titles=_TABS)
             self._widget = w.VBox([w.HTML(self._title_html()), tab])
         return self._widget
@@ -65,10 +69,15 @@ class SchemaInspector:
     def html(self) -> str:
         """The same content as three stacked tables, for front ends without widgets."""
         schema = self.info.schema
-        parts = [self._title_html(),
-                 "<h4>Features</h4>", _tensor_table(schema.features),
-                 "<h4>Labels</h4>", _tensor_table(schema.labels),
-                 "<h4>Details</h4>", self._details_html()]
+        parts = [
+            self._title_html(),
+            "<h4>Features</h4>",
+            _tensor_table(schema.features),
+            "<h4>Labels</h4>",
+            _tensor_table(schema.labels),
+            "<h4>Details</h4>",
+            self._details_html(),
+        ]
         return "<div>" + "".join(parts) + "</div>"
 
     def text(self) -> str:
@@ -86,8 +95,10 @@ class SchemaInspector:
         return f"<b>Model {html.escape(self.info.name)}</b> ({html.escape(self.info.model_type)})"
 
     def _details_html(self) -> str:
-        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                       for k, v in self.details())
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self.details()
+        )
         signature = self.info.schema.signature_text
         pre = f"<pre>{html.escape(signature)}</pre>" if signature else ""
         return f"<table>{rows}</table>{pre}"
@@ -112,12 +123,12 @@ def _tensor_row(spec: TensorSpec) -> tuple[str, str, str, str]:
 
 def _tensor_table(specs: tuple[TensorSpec, ...]) -> str:
     head = "".join(f"<th style='text-align:left'>{c}</th>" for c in _COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td><code>{html.escape(v)}</code></td>" for v in _tensor_row(s)) + "</tr>"
-                   for s in specs)
+    body = "".join(
+        "<tr>" + "".join(f"<td><code>{html.escape(v)}</code></td>" for v in _tensor_row(s)) + "</tr>" for s in specs
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _text_table(rows: list[tuple[str, ...]]) -> list[str]:
+def _text_table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
-

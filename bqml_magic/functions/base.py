@@ -4,22 +4,23 @@ A function is a per-row kernel plus the kinds of its arguments and result. The s
 serves the streamed batch path (lifted projections, ML.PREDICT inputs) and DuckDB UDFs
 (any other position in a query), so both give the same numbers and the same errors.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from bqml_magic.errors import BQMLError, SQLError
-from bqml_magic.images.image import Image, from_arrow, to_arrow
-from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
+from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE, Image, from_arrow, to_arrow
 
 # argument kinds -> DuckDB parameter type for the UDF form
 DUCKDB_TYPES = {
     "bytes": "BLOB",
-    "image": "STRUCT(dimensions BIGINT[], \"values\" DOUBLE[])",
+    "image": 'STRUCT(dimensions BIGINT[], "values" DOUBLE[])',
     "int": "BIGINT",
     "bool": "BOOLEAN",
     "string": "VARCHAR",
@@ -56,8 +57,8 @@ class MLFunction:
         try:
             return self.kernel(*args)
         except BQMLError as exc:
-            where = f" (uri: {uri})" if uri else ""
-            raise type(exc)(f"{exc}; error in {self.name} expression{where}") from exc
+            exc.add_context(function=self.name, uri=uri)
+            raise
 
 
 def column_values(array: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:

@@ -4,12 +4,14 @@ The predict executor only needs a model's schema (what to feed, what comes back,
 BigQuery's terms) and a batch call. Each runtime module implements this for one
 ``model_type``; ``registry.py`` maps the SQL option to the module.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -71,7 +73,7 @@ class RuntimeFactory(Protocol):
         ...
 
 
-#: numpy dtype name -> BigQuery scalar type (SPEC 4). bfloat16 is fed and returned as float32.
+#: numpy dtype name -> BigQuery scalar type (docs/behaviour.md#type-mapping). bfloat16 is fed and returned as float32.
 BQ_SCALARS = {
     **dict.fromkeys(("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"), "INT64"),
     **dict.fromkeys(("float16", "float32", "float64"), "FLOAT64"),

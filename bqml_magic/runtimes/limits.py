@@ -1,4 +1,4 @@
-"""BigQuery's limits on imported models (SPEC 4): serialized < 450 MB, in memory < 1000 MB.
+"""BigQuery's limits on imported models (docs/behaviour.md#limits): serialized < 450 MB, in memory < 1000 MB.
 
 Module constants, so tests can lower them instead of writing huge files. The memory figure
 is an estimate made before loading, from the weights each format declares (see each runtime's
@@ -6,6 +6,7 @@ is an estimate made before loading, from the weights each format declares (see e
 (which carries any constants), TFLite every tensor at batch 1 (weights and activation
 buffers, without arena reuse, so an upper bound). Runtime overhead is not counted.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,15 +21,19 @@ def check_serialized(files: list[Path], model_type: str) -> int:
     """Total size of the model's files; LimitError at or above the limit."""
     size = sum(f.stat().st_size for f in files)
     if size >= MAX_SERIALIZED_BYTES:
-        raise LimitError(f"{model_type} model files are {_mb(size)}; imported models must be under "
-                         f"{_mb(MAX_SERIALIZED_BYTES)} serialized")
+        raise LimitError(
+            f"{model_type} model files are {_mb(size)}; imported models must be under "
+            f"{_mb(MAX_SERIALIZED_BYTES)} serialized"
+        )
     return size
 
 
 def check_memory(estimate: int, model_type: str) -> int:
     if estimate >= MAX_MEMORY_BYTES:
-        raise LimitError(f"{model_type} model needs about {_mb(estimate)} in memory (weights); imported "
-                         f"models must stay under {_mb(MAX_MEMORY_BYTES)}")
+        raise LimitError(
+            f"{model_type} model needs about {_mb(estimate)} in memory (weights); imported "
+            f"models must stay under {_mb(MAX_MEMORY_BYTES)}"
+        )
     return estimate
 
 

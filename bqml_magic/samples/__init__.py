@@ -3,6 +3,7 @@
 ``build()`` makes them once into a cache outside the repository (see ``builder.py``) and is
 fast afterwards. Nothing is built or imported at import time.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ MODEL_FILES = {
     "ONNX": "onnx/{variant}.onnx",
 }
 VARIANTS = ("classifier", "features")
-#: photo -> the ImageNet classes the sample classifier is known to answer for it (SPEC section 7)
+#: photo -> the ImageNet classes the sample classifier is known to answer for it (docs/behaviour.md#sample-data)
 KNOWN_CLASSES = {
     "grace_hopper.jpg": {"military uniform"},
     "coffee.png": {"espresso"},
@@ -48,8 +49,10 @@ class Samples:
         """The SavedModel folder (TENSORFLOW) or the model file; variant: classifier | features."""
         layout = MODEL_FILES.get(model_type.upper())
         if layout is None or variant not in VARIANTS:
-            raise ValueError(f"sample models: model_type in {sorted(MODEL_FILES)}, variant in {VARIANTS}; "
-                             f"got {model_type!r}, {variant!r}")
+            raise ValueError(
+                f"sample models: model_type in {sorted(MODEL_FILES)}, variant in {VARIANTS}; "
+                f"got {model_type!r}, {variant!r}"
+            )
         return self.root / "models" / layout.format(variant=variant)
 
     def model_uri(self, model_type: str, variant: str, bucket: str = "my_models") -> str:

@@ -4,7 +4,12 @@ DuckDB runs SQL we translated, so its messages echo that SQL and name things our
 (``memory.object_table``, "candidate bindings"). The user wrote BigQuery SQL: they get
 BigQuery's "Unrecognized name: urii; did you mean uri?" and the line and column of the name
 in their own text, which the translated tree still carries.
+
+The patterns below match DuckDB's wording, which is not an API: each is pinned by a test
+(``tests/sql/test_duckdb_errors.py``) that makes DuckDB say it, and pyproject bounds DuckDB
+to the versions those tests passed on.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +20,11 @@ from sqlglot import exp
 from bqml_magic.errors import BQMLError, Cancelled, NotFoundError, SQLError
 from bqml_magic.sql.names import position
 
-_UNKNOWN_COLUMN = re.compile(r'Referenced column "(?P<name>[^"]+)" not found in FROM clause!'
-                             r'(?:\s*Candidate bindings: (?P<candidates>.*))?', re.DOTALL)
+_UNKNOWN_COLUMN = re.compile(
+    r'Referenced column "(?P<name>[^"]+)" not found in FROM clause!'
+    r"(?:\s*Candidate bindings: (?P<candidates>.*))?",
+    re.DOTALL,
+)
 _UNKNOWN_TABLE = re.compile(r'Referenced table "(?P<name>[^"]+)" not found!')
 
 
@@ -27,13 +35,16 @@ def from_duckdb(exc: BaseException, statement: exp.Expression | None) -> BQMLErr
     text = _without_echo(str(exc))
     column, table = _UNKNOWN_COLUMN.match(text), _UNKNOWN_TABLE.match(text)
     if column:
-        return NotFoundError(_unknown_column(column, statement))
+        candidates = re.findall(r'"([^"]+)"', column["candidates"] or "")
+        hint = f"; did you mean {', '.join(c.split('.')[-1] for c in candidates[:3])}?" if candidates else ""
+        line, col = _position_of(column["name"], statement)
+        return NotFoundError(f"Unrecognized name: {column['name']}{hint}", line=line, column=col)
     if table:
-        return NotFoundError(_unknown_qualifier(table["name"], statement))
+        return _unknown_qualifier(table["name"], statement)
     line, col = _position_of(_first_quoted(text), statement)
     if isinstance(exc, duckdb.CatalogException) or "not found" in text.lower():
-        return NotFoundError(text + _at(line, col))
-    return SQLError(text, line, col)
+        return NotFoundError(text, line=line, column=col)
+    return SQLError(text, line=line, column=col)
 
 
 def _without_echo(text: str) -> str:
@@ -43,15 +54,9 @@ def _without_echo(text: str) -> str:
     return rest if sep and kind.endswith("Error") else text
 
 
-def _unknown_column(match: re.Match[str], statement: exp.Expression | None) -> str:
-    candidates = re.findall(r'"([^"]+)"', match["candidates"] or "")
-    hint = f"; did you mean {', '.join(c.split('.')[-1] for c in candidates[:3])}?" if candidates else ""
-    return f"Unrecognized name: {match['name']}{hint}{_at(*_position_of(match['name'], statement))}"
-
-
-def _unknown_qualifier(qualifier: str, statement: exp.Expression | None) -> str:
+def _unknown_qualifier(qualifier: str, statement: exp.Expression | None) -> NotFoundError:
     """``t.col`` where ``t`` is no table of the query: say which tables the query does read."""
-    where = (None, None)
+    where: tuple[int | None, int | None] = (None, None)
     reads: list[str] = []
     if statement is not None:
         for column in statement.find_all(exp.Column):
@@ -61,7 +66,7 @@ def _unknown_qualifier(qualifier: str, statement: exp.Expression | None) -> str:
                 break
         reads = sorted({".".join(p.name for p in t.parts) for t in statement.find_all(exp.Table) if t.name})
     said = f"; the query reads {', '.join(reads)}" if reads else ""
-    return f"Unrecognized name: {qualifier}{said}{_at(*where)}"
+    return NotFoundError(f"Unrecognized name: {qualifier}{said}", line=where[0], column=where[1])
 
 
 def _first_quoted(text: str) -> str | None:
@@ -76,7 +81,3 @@ def _position_of(name: str | None, statement: exp.Expression | None) -> tuple[in
         if node.name.lower() == name.lower():
             return position(node)
     return None, None
-
-
-def _at(line: int | None, col: int | None) -> str:
-    return f" [at {line}:{col}]" if line else ""

@@ -7,15 +7,15 @@ batches; ``batches.py`` evaluates the functions per image on a thread pool, and 
 behind ``data`` is read inside that worker, never materialised by DuckDB. Anything else
 (ML.* inside WHERE, aggregates, nested SQL) stays with the DuckDB UDFs, same kernels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from sqlglot import exp
 
 from bqml_magic.functions import MLFunction
-from bqml_magic.sql.translate import READ_UDF, ml_arguments, ml_function
+from bqml_magic.sql.ml import is_file_read, ml_arguments, ml_function
 
 PLACEHOLDER = "__bqml_out{}"
 LEAF = "__bqml_arg{}"
@@ -39,10 +39,10 @@ class FileLeaf:
 @dataclass(frozen=True)
 class Call:
     function: MLFunction
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
-Node = Union[Leaf, FileLeaf, Call]
+Node = Leaf | FileLeaf | Call
 
 
 @dataclass
@@ -74,7 +74,11 @@ def plan_lift(select: exp.Expression) -> LiftPlan | None:
         call = projection.unalias()
         if ml_function(call) is None:
             continue
-        name = projection.alias_or_name if isinstance(projection, exp.Alias) else f"f{_anonymous_index(plan.inner, index)}_"
+        name = (
+            projection.alias_or_name
+            if isinstance(projection, exp.Alias)
+            else f"f{_anonymous_index(plan.inner, index)}_"
+        )
         placeholder = PLACEHOLDER.format(len(plan.islands))
         tree = _tree(call, plan)
         projection.replace(exp.alias_(exp.cast(exp.null(), "BOOLEAN"), placeholder))
@@ -88,11 +92,12 @@ def _anonymous_index(select: exp.Select, index: int) -> int:
 
 def _tree(node: exp.Expression, plan: LiftPlan) -> Call:
     function = ml_function(node)
+    assert function is not None and isinstance(node, exp.Dot)  # called on ML.* calls only
     args: list[Node] = []
     for arg, kind in zip(ml_arguments(node), function.arg_kinds):
         if ml_function(arg) is not None:
             args.append(_tree(arg, plan))
-        elif isinstance(arg, exp.Anonymous) and arg.name == READ_UDF:
+        elif is_file_read(arg):
             args.append(FileLeaf(_leaf(arg.expressions[0], plan)))
         else:
             args.append(Leaf(_leaf(arg, plan), kind))

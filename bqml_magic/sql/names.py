@@ -1,15 +1,27 @@
-"""BigQuery object names: ``project.dataset.name`` in any quoting, case-insensitive.
+"""BigQuery object names: ``project.dataset.name`` in any quoting, case-insensitive; and the one
+way a name reaches DuckDB as text.
 
 Locally there is one project, so the project part is accepted and ignored; the dataset is
-required, as in BigQuery without a default dataset.
+required, as in BigQuery without a default dataset (docs/behaviour.md#names).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from sqlglot import exp
 
 from bqml_magic.errors import SQLError
+
+
+def quoted(*parts: str) -> str:
+    """``"a"."b"`` for DuckDB: every identifier our SQL text names goes through here.
+
+    sqlglot quotes and escapes (a ``"`` inside a name is doubled), so a name can never end
+    the identifier and start SQL of its own.
+    """
+    return ".".join(exp.to_identifier(part, quoted=True).sql("duckdb") for part in parts)
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,10 @@ class Name:
         """The DuckDB table reference: schema = dataset."""
         return exp.table_(exp.to_identifier(self.name, quoted=True), db=exp.to_identifier(self.dataset, quoted=True))
 
+    def sql(self) -> str:
+        """The quoted DuckDB name, for SQL text."""
+        return quoted(self.dataset, self.name)
+
 
 def position(node: exp.Expression) -> tuple[int | None, int | None]:
     """Line and (1-based, first character) column where a node's text starts: its first identifier
@@ -42,23 +58,40 @@ def position(node: exp.Expression) -> tuple[int | None, int | None]:
     return first.meta["line"], first.meta["col"] - width + 1
 
 
+class Position(TypedDict):
+    """Where in the user's text: ``**at(node)`` fills an error's ``line`` and ``column``."""
+
+    line: int | None
+    column: int | None
+
+
+def at(node: exp.Expression) -> Position:
+    """``line=`` and ``column=`` of a node, for an error's fields."""
+    line, column = position(node)
+    return Position(line=line, column=column)
+
+
 def object_name(table: exp.Table, what: str = "Table") -> Name:
     """``[project.]dataset.name`` from a parsed table reference."""
-    parts = [p.name for p in table.parts]
-    if len(parts) == 1 and "." in parts[0]:
-        parts = parts[0].split(".")
+    parts = _parts(table)
     if len(parts) < 2:
-        raise SQLError(f'{what} "{".".join(parts)}" must be qualified with a dataset (e.g. "my_dataset.{parts[-1]}")', *position(table))
+        raise SQLError(
+            f'{what} "{".".join(parts)}" must be qualified with a dataset (e.g. "my_dataset.{parts[-1]}")', **at(table)
+        )
     if len(parts) > 3:
-        raise SQLError(f"Invalid {what.lower()} name {'.'.join(parts)!r}: expected [project.]dataset.name", *position(table))
+        raise SQLError(f"Invalid {what.lower()} name {'.'.join(parts)!r}: expected [project.]dataset.name", **at(table))
     return Name(parts[-2], parts[-1])
 
 
 def dataset_name(table: exp.Table) -> str:
     """``[project.]dataset`` of CREATE/DROP SCHEMA (sqlglot puts it in the table slots)."""
-    parts = [p.name for p in table.parts]
-    if len(parts) == 1 and "." in parts[0]:
-        parts = parts[0].split(".")
+    parts = _parts(table)
     if not parts or len(parts) > 2:
-        raise SQLError(f"Invalid dataset name {'.'.join(parts)!r}: expected [project.]dataset", *position(table))
+        raise SQLError(f"Invalid dataset name {'.'.join(parts)!r}: expected [project.]dataset", **at(table))
     return parts[-1]
+
+
+def _parts(table: exp.Table) -> list[str]:
+    """A backticked ``project.dataset.t`` arrives as one identifier holding dots (docs/behaviour.md#pitfalls)."""
+    parts = [p.name for p in table.parts]
+    return parts[0].split(".") if len(parts) == 1 and "." in parts[0] else parts

@@ -6,9 +6,11 @@ work without a mapping; other fsspec protocols (``memory://``, ``s3://`` with it
 pass through to fsspec. A mapped URI never escapes its folder: ``..``, absolute segments and
 symlinks that point outside are refused.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ class Location:
 class BucketMap:
     """``{bucket: folder}``, resolving ``gs://bucket/key`` to ``folder/key`` safely."""
 
-    def __init__(self, buckets: dict[str, str | os.PathLike] | None = None):
+    def __init__(self, buckets: Mapping[str, str | os.PathLike[str]] | None = None):
         self._folders: dict[str, Path] = {}
         for bucket, folder in (buckets or {}).items():
             self.mount(bucket, folder)

@@ -6,6 +6,7 @@ loopback with a token and private folders; the page is Debian's chromium driven 
 (never ``playwright install``: browser downloads are not possible here). Screenshots go to
 ``artifacts/``. Without /usr/bin/chromium the test is skipped, except under CI, where it fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -28,8 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "01_image_classification.ipynb"
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -49,17 +58,35 @@ def lab(tmp_path: Path) -> Iterator[str]:
     root.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, root)
     settings = tmp_path / "settings"
-    for plugin, values in {"@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
-                           "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False}}.items():
+    for plugin, values in {
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    }.items():
         (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
         (settings / plugin).write_text(json.dumps(values))
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(tmp_path / "server.log").open("w"))
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "server.log").open("w"),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -73,7 +100,9 @@ def lab(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.3)
         yield f"{base}/lab/tree/{NOTEBOOK}?reset&token={token}"
     finally:
-        request = urllib.request.Request(f"{base}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"})
+        request = urllib.request.Request(
+            f"{base}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"}
+        )
         try:
             urllib.request.urlopen(request, timeout=10)
             server.wait(timeout=30)
@@ -89,8 +118,11 @@ def test_tutorial_renders_the_schema_widget_and_thumbnails(lab: str, tmp_path: P
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1400})
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1400},
+        )
         try:
             page = browser.new_page()
             page.goto(lab)
@@ -121,7 +153,6 @@ def test_tutorial_renders_the_schema_widget_and_thumbnails(lab: str, tmp_path: P
             expect(predictions.locator('img[src^="data:image/png"]')).to_have_count(20)  # uri and input_1 per photo
             predictions.evaluate("area => area.scrollIntoView({block: 'start'})")
             box = predictions.bounding_box()  # the first rows: the whole table is taller than the page
-            page.screenshot(path=str(ARTIFACTS / "predictions.png"),
-                            clip={**box, "height": min(box["height"], 700)})
+            page.screenshot(path=str(ARTIFACTS / "predictions.png"), clip={**box, "height": min(box["height"], 700)})
         finally:
             browser.close()

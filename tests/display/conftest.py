@@ -3,19 +3,19 @@
 Display code takes plain DataFrames and a ``read(uri) -> bytes`` function, so these tests need
 no engine: they check what a person sees.
 """
+
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from bqml_magic.catalog.models import ModelInfo
 from bqml_magic.display import thumbnails
+from bqml_magic.model_info import ModelInfo
 from bqml_magic.runtimes.base import ModelSchema, TensorSpec
 
 
@@ -51,12 +51,14 @@ class CountingReader:
 
 @pytest.fixture
 def reader() -> CountingReader:
-    return CountingReader({
-        "gs://b/red.png": encoded((255, 0, 0)),
-        "gs://b/blue.jpg": encoded((0, 0, 255), fmt="JPEG"),
-        "gs://b/broken.png": b"not a png",
-        "gs://b/notes.txt": b"hello",
-    })
+    return CountingReader(
+        {
+            "gs://b/red.png": encoded((255, 0, 0)),
+            "gs://b/blue.jpg": encoded((0, 0, 255), fmt="JPEG"),
+            "gs://b/broken.png": b"not a png",
+            "gs://b/notes.txt": b"hello",
+        }
+    )
 
 
 @pytest.fixture
@@ -67,10 +69,14 @@ def model_info() -> ModelInfo:
         labels=(TensorSpec("predictions", "float32", (None, 1001), "ARRAY<FLOAT64>"),),
         signature_text="signature_def['serving_default']:\n  inputs['input_1'] tensor_info: <float32>",
     )
-    return ModelInfo(name="my_dataset.classifier", model_type="TENSORFLOW",
-                     source_path="gs://my_bucket/models/classifier/*", size_bytes=16_900_000,
-                     created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), schema=schema,
-                     folder=Path("/nonexistent"))
+    return ModelInfo(
+        name="my_dataset.classifier",
+        model_type="TENSORFLOW",
+        source_path="gs://my_bucket/models/classifier/*",
+        size_bytes=16_900_000,
+        created=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        schema=schema,
+    )
 
 
 def image_value(pixels: np.ndarray) -> dict:

@@ -1,4 +1,5 @@
 """Result tables: thumbnails for files and image values, short arrays, bounded rows, escaping."""
+
 from __future__ import annotations
 
 import re
@@ -13,28 +14,32 @@ from bqml_magic.display.results import ResultView, format_value
 IMG = re.compile(r'src="(data:image/png;base64,[^"]+)"')
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (np.arange(1001) / 100, "[0, 0.01, 0.02, 0.03, 0.04, … 1,001 items]"),
-    ([1, 2, 3], "[1, 2, 3]"),
-    (np.array([0.123456789]), "[0.1235]"),
-    ({"name": "k", "value": np.arange(8)}, "{name: k, value: [0, 1, 2, 3, 4, … 8 items]}"),
-    ([{"a": 1}, {"a": 2}], "[{a: 1}, {a: 2}]"),
-    (None, "NULL"),
-    (float("nan"), "NULL"),
-    (pd.NA, "NULL"),
-    (b"\x00" * 2048, "<2,048 bytes>"),
-    ("gs://b/x.png", "gs://b/x.png"),
-    (image_value(np.zeros((224, 224, 3))), "image 224×224×3 FLOAT64"),
-    (image_value(np.zeros((4, 5, 1), dtype=np.int64)), "image 4×5×1 INT64"),
-    ({"dimensions": None, "values": None}, "image NULL image"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (np.arange(1001) / 100, "[0, 0.01, 0.02, 0.03, 0.04, … 1,001 items]"),
+        ([1, 2, 3], "[1, 2, 3]"),
+        (np.array([0.123456789]), "[0.1235]"),
+        ({"name": "k", "value": np.arange(8)}, "{name: k, value: [0, 1, 2, 3, 4, … 8 items]}"),
+        ([{"a": 1}, {"a": 2}], "[{a: 1}, {a: 2}]"),
+        (None, "NULL"),
+        (float("nan"), "NULL"),
+        (pd.NA, "NULL"),
+        (b"\x00" * 2048, "<2,048 bytes>"),
+        ("gs://b/x.png", "gs://b/x.png"),
+        (image_value(np.zeros((224, 224, 3))), "image 224×224×3 FLOAT64"),
+        (image_value(np.zeros((4, 5, 1), dtype=np.int64)), "image 4×5×1 INT64"),
+        ({"dimensions": None, "values": None}, "image NULL image"),
+    ],
+)
 def test_format_value(value, text):
     assert format_value(value, 5) == text
 
 
 def test_uri_column_shows_a_thumbnail_of_each_image_file(reader):
-    frame = pd.DataFrame({"uri": ["gs://b/red.png", "gs://b/blue.jpg", "gs://b/notes.txt",
-                                  "gs://b/missing.png", "gs://b/broken.png"]})
+    frame = pd.DataFrame(
+        {"uri": ["gs://b/red.png", "gs://b/blue.jpg", "gs://b/notes.txt", "gs://b/missing.png", "gs://b/broken.png"]}
+    )
     page = ResultView(frame, reader)._repr_html_()
     previews = IMG.findall(page)
     assert len(previews) == 2
@@ -69,12 +74,15 @@ def test_without_a_reader_uris_are_text(reader):
     assert "<img" not in page and "gs://b/red.png" in page
 
 
-@pytest.mark.parametrize(("pixels", "expected"), [
-    (np.full((8, 6, 3), [1.0, 0.5, 0.0]), (255, 128, 0)),
-    (np.full((8, 6, 3), [255, 0, 10], dtype=np.int64), (255, 0, 10)),
-    (np.full((8, 6, 1), 0.2), (51, 51, 51)),
-    (np.full((8, 6, 3), [-0.3, 1.7, 0.5]), (0, 255, 128)),  # YIQ-like values are clipped
-])
+@pytest.mark.parametrize(
+    ("pixels", "expected"),
+    [
+        (np.full((8, 6, 3), [1.0, 0.5, 0.0]), (255, 128, 0)),
+        (np.full((8, 6, 3), [255, 0, 10], dtype=np.int64), (255, 0, 10)),
+        (np.full((8, 6, 1), 0.2), (51, 51, 51)),
+        (np.full((8, 6, 3), [-0.3, 1.7, 0.5]), (0, 255, 128)),  # YIQ-like values are clipped
+    ],
+)
 def test_image_values_show_as_thumbnails_not_numbers(pixels, expected):
     frame = pd.DataFrame({"uri": ["gs://b/x.png"], "image": [image_value(pixels)]})
     page = ResultView(frame)._repr_html_()

@@ -1,4 +1,5 @@
 """The schema inspector: a widget in Jupyter, readable HTML and text everywhere else."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,9 +34,11 @@ def test_outside_a_kernel_the_bundle_is_html_and_text(model_info):
     assert set(bundle) == {"text/plain", "text/html"}
 
 
-def test_a_model_shows_as_its_inspector(model_info):
+def test_a_model_shows_as_its_inspector(model_info, shell):
     """``engine.describe_model(name)`` as a cell's last line shows the inspector, not a dataclass."""
-    assert model_info._repr_mimebundle_() == SchemaInspector(model_info)._repr_mimebundle_()
+    bundle, _ = shell.display_formatter.format(model_info)
+    assert bundle["text/html"] == SchemaInspector(model_info).html()
+    assert bundle["text/plain"] == SchemaInspector(model_info).text()
 
 
 def test_in_a_kernel_the_bundle_adds_a_tab_widget(model_info, monkeypatch):
@@ -45,14 +48,15 @@ def test_in_a_kernel_the_bundle_adds_a_tab_widget(model_info, monkeypatch):
     assert WIDGET_MIME in bundle
     assert bundle["text/plain"].startswith("Model my_dataset.classifier")  # not "VBox(children=..."
     assert "<h4>Features</h4>" in bundle["text/html"]  # front ends without widgets
-    title, tab = inspector.widget().children
+    _title, tab = inspector.widget().children
     assert [tab.get_title(i) for i in range(3)] == ["Features", "Labels", "Details"]
     assert "input_1" in tab.children[0].value and "predictions" in tab.children[1].value
     assert inspector.widget() is inspector.widget()  # made once, shown again
 
 
-@pytest.mark.parametrize(("size", "text"), [
-    (512, "512 bytes"), (1_500, "1.5 KB"), (16_900_000, "16.9 MB"), (2_000_000_000, "2.0 GB")])
+@pytest.mark.parametrize(
+    ("size", "text"), [(512, "512 bytes"), (1_500, "1.5 KB"), (16_900_000, "16.9 MB"), (2_000_000_000, "2.0 GB")]
+)
 def test_human_size(size, text):
     assert human_size(size) == text
 

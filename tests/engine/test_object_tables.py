@@ -1,4 +1,5 @@
-"""Object tables: BigQuery's columns, the data pseudocolumn, patterns, caching (SPEC section 2)."""
+"""Object tables: BigQuery's columns, the data pseudocolumn, patterns, caching (docs/behaviour.md#object-tables)."""
+
 from __future__ import annotations
 
 import base64
@@ -34,9 +35,7 @@ def test_columns_types_and_values(engine: Engine, photos):
 
 
 def test_data_pseudocolumn_reads_bytes_where_used(engine: Engine, photos):
-    df = engine.query(
-        "SELECT uri, data FROM my_dataset.object_table WHERE content_type = 'image/png'"
-    )
+    df = engine.query("SELECT uri, data FROM my_dataset.object_table WHERE content_type = 'image/png'")
     assert df.data[0] == (photos / "photos" / "more" / "coffee.png").read_bytes()
     qualified = engine.query(
         "SELECT LENGTH(my_dataset.object_table.data) AS n FROM my_dataset.object_table WHERE uri LIKE '%notes%'"
@@ -47,11 +46,13 @@ def test_data_pseudocolumn_reads_bytes_where_used(engine: Engine, photos):
 
 
 def test_listing_reads_no_content(engine: Engine, monkeypatch):
-    import bqml_magic.engine as engine_module
+    import bqml_magic.storage.objects as objects_module
 
     reads = []
-    original = engine_module.read_bytes
-    monkeypatch.setattr(engine_module, "read_bytes", lambda loc, limit=None: reads.append(loc.uri) or original(loc, limit))
+    original = objects_module.read_bytes
+    monkeypatch.setattr(
+        objects_module, "read_bytes", lambda loc, limit=None: reads.append(loc.uri) or original(loc, limit)
+    )
     engine.query("SELECT uri, size, content_type, updated, ref FROM my_dataset.object_table")
     assert reads == []
     engine.query("SELECT md5_hash FROM my_dataset.object_table WHERE uri LIKE '%.png'")
@@ -70,9 +71,7 @@ def test_listing_reads_no_content(engine: Engine, monkeypatch):
     ],
 )
 def test_uri_patterns(engine: Engine, uris, expected):
-    engine.query(
-        f"CREATE OR REPLACE EXTERNAL TABLE my_dataset.t OPTIONS(object_metadata = 'SIMPLE', uris = {uris!r})"
-    )
+    engine.query(f"CREATE OR REPLACE EXTERNAL TABLE my_dataset.t OPTIONS(object_metadata = 'SIMPLE', uris = {uris!r})")
     got = engine.query("SELECT uri FROM my_dataset.t ORDER BY uri").uri.tolist()
     assert got == ["gs://my_bucket/" + e for e in expected]
 
@@ -87,7 +86,11 @@ def test_uri_patterns(engine: Engine, uris, expected):
         ("uris = ['/no/such/folder/*']", StorageError, "does not exist"),
         ("uris = ['gs://my_bucket/../etc/*']", StorageError, "leaves its bucket"),
         ("uris = ['gs://my_bucket/*'], max_staleness = INTERVAL 1 HOUR", SQLError, "metadata_cache_mode"),
-        ("uris = ['gs://my_bucket/*'], max_staleness = INTERVAL 10 MINUTE, metadata_cache_mode = 'AUTOMATIC'", SQLError, "30 minutes"),
+        (
+            "uris = ['gs://my_bucket/*'], max_staleness = INTERVAL 10 MINUTE, metadata_cache_mode = 'AUTOMATIC'",
+            SQLError,
+            "30 minutes",
+        ),
         ("uris = ['gs://my_bucket/*'], colour = 'red'", SQLError, "Unknown option"),
     ],
 )
@@ -137,7 +140,9 @@ def test_symlinks_out_of_the_bucket_are_not_listed_or_read(engine: Engine, photo
     os.symlink(secret, photos / "link.txt")
     assert "gs://my_bucket/link.txt" not in engine.query("SELECT uri FROM my_dataset.object_table").uri.tolist()
     with pytest.raises(StorageError, match="outside bucket folder"):
-        engine.query("CREATE EXTERNAL TABLE my_dataset.one OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/link.txt'])")
+        engine.query(
+            "CREATE EXTERNAL TABLE my_dataset.one OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/link.txt'])"
+        )
 
 
 def test_local_paths_and_file_uris(photos, tmp_path):
@@ -148,9 +153,12 @@ def test_local_paths_and_file_uris(photos, tmp_path):
         CREATE EXTERNAL TABLE d.files OPTIONS(object_metadata = 'SIMPLE', uris = ['file://{photos}/*.txt'])"""
     )
     assert eng.query("SELECT uri FROM d.local ORDER BY uri").uri.tolist() == [
-        f"{photos}/photos/grace_hopper.jpg", f"{photos}/photos/more/coffee.png"]
+        f"{photos}/photos/grace_hopper.jpg",
+        f"{photos}/photos/more/coffee.png",
+    ]
     assert eng.query("SELECT uri, LENGTH(data) AS n FROM d.files").to_dict("records") == [
-        {"uri": f"file://{photos}/notes.txt", "n": 12}]
+        {"uri": f"file://{photos}/notes.txt", "n": 12}
+    ]
 
 
 @pytest.mark.parametrize("prefix", ["gs://my_bucket/odd/", "file://{root}/odd/", "{root}/odd/"])
@@ -170,7 +178,9 @@ def test_object_names_are_taken_as_written(photos, prefix):
 
 def test_file_uris_of_other_hosts_are_refused(engine: Engine):
     with pytest.raises(StorageError, match="names the host 'server'"):
-        engine.query("CREATE EXTERNAL TABLE my_dataset.far OPTIONS(object_metadata = 'SIMPLE', uris = ['file://server/share/*'])")
+        engine.query(
+            "CREATE EXTERNAL TABLE my_dataset.far OPTIONS(object_metadata = 'SIMPLE', uris = ['file://server/share/*'])"
+        )
 
 
 def test_object_tables_are_read_only(engine: Engine):

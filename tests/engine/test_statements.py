@@ -1,4 +1,5 @@
-"""Statements of SPEC section 1, BigQuery's naming rules, and standard SQL over object tables."""
+"""Statements (docs/behaviour.md#statements), BigQuery's naming rules, and standard SQL over object tables."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,14 @@ from bqml_magic.errors import AlreadyExistsError, NotFoundError, SQLError
 
 @pytest.mark.parametrize(
     "name",
-    ["my_dataset.object_table", "`my_dataset.object_table`", "`my-project.my_dataset.object_table`",
-     "`my-project.my_dataset`.object_table", "my-project.my_dataset.object_table", "MY_DATASET.Object_Table"],
+    [
+        "my_dataset.object_table",
+        "`my_dataset.object_table`",
+        "`my-project.my_dataset.object_table`",
+        "`my-project.my_dataset`.object_table",
+        "my-project.my_dataset.object_table",
+        "MY_DATASET.Object_Table",
+    ],
 )
 def test_name_forms(engine: Engine, name):
     assert engine.query(f"SELECT COUNT(*) AS n FROM {name}").n[0] == 3
@@ -50,10 +57,12 @@ def test_table_lifecycle(engine: Engine):
 
 
 def test_drop_statements_drop_only_their_own_kind(engine: Engine):
-    engine.query("CREATE TABLE my_dataset.t AS (SELECT 1 AS id); CREATE VIEW my_dataset.v AS (SELECT id FROM my_dataset.t)")
-    with pytest.raises(SQLError, match="my_dataset.v is a view: drop it with DROP VIEW"):
+    engine.query(
+        "CREATE TABLE my_dataset.t AS (SELECT 1 AS id); CREATE VIEW my_dataset.v AS (SELECT id FROM my_dataset.t)"
+    )
+    with pytest.raises(SQLError, match=r"my_dataset.v is a view: drop it with DROP VIEW"):
         engine.query("DROP TABLE my_dataset.v")
-    with pytest.raises(SQLError, match="my_dataset.t is a table: drop it with DROP TABLE"):
+    with pytest.raises(SQLError, match=r"my_dataset.t is a table: drop it with DROP TABLE"):
         engine.query("DROP VIEW my_dataset.t")
     engine.query("DROP VIEW my_dataset.v; DROP TABLE my_dataset.t")
     assert engine.table_kind("my_dataset.v") is None and engine.table_kind("my_dataset.t") is None
@@ -87,9 +96,7 @@ def test_joins_aggregates_ctes_windows(engine: Engine):
 
 
 def test_unnest_with_offset_counts_from_zero(engine: Engine):
-    df = engine.query(
-        "SELECT x, off FROM UNNEST(['a', 'b', 'c']) AS x WITH OFFSET AS off ORDER BY off"
-    )
+    df = engine.query("SELECT x, off FROM UNNEST(['a', 'b', 'c']) AS x WITH OFFSET AS off ORDER BY off")
     assert df.to_dict("list") == {"x": ["a", "b", "c"], "off": [0, 1, 2]}
     top = engine.query(
         """SELECT t.name, off FROM (SELECT 'v' AS name, [0.1, 0.7, 0.2] AS scores) AS t,
@@ -106,20 +113,25 @@ def test_parameters_and_bigquery_column_names(engine: Engine):
         engine.query("SELECT @missing")
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x", [1, 2]),
-    ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x LIMIT 1", [1]),
-    ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x LIMIT 4 OFFSET 1", [2, 3]),
-    ("SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 ORDER BY x", [1, 2]),
-    ("SELECT x FROM UNNEST([5, 4, 3]) AS x ORDER BY x LIMIT @n", [3, 4]),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x", [1, 2]),
+        ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x LIMIT 1", [1]),
+        ("SELECT x FROM UNNEST([5, 4, 3, 2, 1]) AS x ORDER BY x LIMIT 4 OFFSET 1", [2, 3]),
+        ("SELECT 3 AS x UNION ALL SELECT 1 UNION ALL SELECT 2 ORDER BY x", [1, 2]),
+        ("SELECT x FROM UNNEST([5, 4, 3]) AS x ORDER BY x LIMIT @n", [3, 4]),
+    ],
+)
 def test_max_results_keeps_the_first_rows(engine: Engine, sql, expected):
     assert engine.query(sql, {"n": 3}, max_results=2).x.tolist() == expected
 
 
 def test_max_results_limits_only_the_last_statement(engine: Engine):
-    df = engine.query("CREATE TABLE my_dataset.t AS SELECT x FROM UNNEST([1, 2, 3]) AS x; "
-                      "SELECT COUNT(*) AS n FROM my_dataset.t", max_results=1)
+    df = engine.query(
+        "CREATE TABLE my_dataset.t AS SELECT x FROM UNNEST([1, 2, 3]) AS x; SELECT COUNT(*) AS n FROM my_dataset.t",
+        max_results=1,
+    )
     assert df.n.tolist() == [3]
 
 
@@ -137,10 +149,21 @@ def test_results_look_like_bigquery_dataframes(engine: Engine):
         ("SELECT * FROM my_dataset.nope", NotFoundError, "tables in my_dataset: object_table"),
         ("SELECT * FROM other.t", NotFoundError, "Dataset other"),
         ("SELECT * FROM object_table", SQLError, "qualified with a dataset"),
-        ("SELECT urii FROM my_dataset.object_table", NotFoundError, r"Unrecognized name: urii; did you mean uri.*\[at 1:8\]"),
-        ("SELECT ML.DECODE_IMAGE(my_dataset.my_object_table.data) FROM my_dataset.object_table", NotFoundError,
-         r"Unrecognized name: my_dataset.my_object_table.data; the query reads my_dataset.object_table \[at 1:24\]"),
-        ("SELECT uri FROM my_dataset.object_table WHERE uri = 1 + 'a'", SQLError, r'function call "\+\(INTEGER_LITERAL, STRING_LITERAL\)"'),
+        (
+            "SELECT urii FROM my_dataset.object_table",
+            NotFoundError,
+            r"Unrecognized name: urii; did you mean uri.*\[at 1:8\]",
+        ),
+        (
+            "SELECT ML.DECODE_IMAGE(my_dataset.my_object_table.data) FROM my_dataset.object_table",
+            NotFoundError,
+            r"Unrecognized name: my_dataset.my_object_table.data; the query reads my_dataset.object_table \[at 1:24\]",
+        ),
+        (
+            "SELECT uri FROM my_dataset.object_table WHERE uri = 1 + 'a'",
+            SQLError,
+            r'function call "\+\(INTEGER_LITERAL, STRING_LITERAL\)"',
+        ),
         ("SELECT ML.DECODE_IMAGE(data) 480 FROM my_dataset.object_table", SQLError, r"480.*\[at 1:30\]"),
         ("SELECT ML.NOPE(1)", SQLError, "Function not found: ML.NOPE"),
         ("SELECT ML.RESIZE_IMAGE(1)", SQLError, "takes 4 arguments"),
@@ -153,17 +176,49 @@ def test_errors_say_what_and_where(engine: Engine, sql, error, message):
 
 
 def test_workspace_persists_across_processes(photos, tmp_path):
+    """A second process only reads: it finds what the first one created (and creates nothing)."""
     workspace = tmp_path / "ws"
     script = textwrap.dedent(
         f"""
+        import sys
         from bqml_magic import Engine
         eng = Engine(workspace={str(workspace)!r}, buckets={{"my_bucket": {str(photos)!r}}})
-        if {{}}.get("second") is None and eng.table_kind("d.objects") is None:
+        if sys.argv[1] == "create":
             eng.query("CREATE SCHEMA d; CREATE EXTERNAL TABLE d.objects OPTIONS(object_metadata='SIMPLE', uris=['gs://my_bucket/*']);"
                       "CREATE TABLE d.t AS (SELECT uri FROM d.objects)")
         print(eng.query("SELECT COUNT(*) AS n FROM d.t").n[0], eng.query("SELECT COUNT(*) AS n FROM d.objects").n[0])
         """
     )
-    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    first = subprocess.run([sys.executable, "-c", script, "create"], capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script, "read"], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
     assert first.stdout.split() == second.stdout.split() == ["3", "3"]
+
+
+def test_insert_select_streams_its_query_into_the_table(engine: Engine):
+    engine.query("""CREATE TABLE my_dataset.sizes (uri STRING, size INT64);
+        INSERT INTO my_dataset.sizes SELECT uri, size FROM my_dataset.object_table WHERE content_type LIKE 'image/%';
+        INSERT INTO my_dataset.sizes (uri, size) VALUES ('extra', 1)""")
+    df = engine.query("SELECT uri, size FROM my_dataset.sizes ORDER BY uri")
+    assert df.uri.tolist() == [
+        "extra",
+        "gs://my_bucket/photos/grace_hopper.jpg",
+        "gs://my_bucket/photos/more/coffee.png",
+    ]
+
+
+def test_insert_select_of_image_functions(engine: Engine):
+    engine.query("""CREATE TABLE my_dataset.shapes (uri STRING, height INT64);
+        INSERT INTO my_dataset.shapes
+        SELECT uri, ML.DECODE_IMAGE(data).dimensions[OFFSET(0)] FROM my_dataset.object_table WHERE uri LIKE '%.jpg'""")
+    assert engine.query("SELECT height FROM my_dataset.shapes").height.tolist() == [600]
+
+
+@pytest.mark.parametrize("name", ['`z"; DROP SCHEMA victim CASCADE; CREATE SCHEMA "w`', '`z"" OR 1=1 --`'])
+def test_a_quote_in_a_name_is_part_of_the_name(engine: Engine, name):
+    engine.query(f"CREATE SCHEMA victim; CREATE TABLE victim.t AS (SELECT 1 AS x); CREATE SCHEMA {name}")
+    assert engine.query("SELECT x FROM victim.t").x.tolist() == [1]
+    engine.query(f"CREATE TABLE {name[:-1]}.t` AS (SELECT 2 AS y)")
+    assert engine.query(f"SELECT y FROM {name[:-1]}.t`").y.tolist() == [2]
+    engine.query(f"DROP SCHEMA {name} CASCADE")
+    assert engine.query("SELECT x FROM victim.t").x.tolist() == [1]

@@ -1,10 +1,11 @@
 """Fixtures for the image kernels: real photos from installed packages, Pillow-made files, TF."""
+
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
 """ML.CONVERT_COLOR_SPACE against tf.image.rgb_to_hsv / rgb_to_yiq / rgb_to_yuv."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,20 @@ def photo(sample_photos) -> Image:
 @pytest.fixture(scope="module")
 def edge_cases() -> Image:
     """Greys (zero range), black, pure and mixed primaries: every branch of the HSV kernel."""
-    pixels = [[0, 0, 0], [1, 1, 1], [0.5, 0.5, 0.5], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0.2],
-              [0.2, 1, 1], [1, 1, 0], [0.3, 0.2, 0.9], [0.9, 0.9, 0.1], [0.6, 0.1, 0.6]]
+    pixels = [
+        [0, 0, 0],
+        [1, 1, 1],
+        [0.5, 0.5, 0.5],
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 0, 0.2],
+        [0.2, 1, 1],
+        [1, 1, 0],
+        [0.3, 0.2, 0.9],
+        [0.9, 0.9, 0.1],
+        [0.6, 0.1, 0.6],
+    ]
     return Image(np.array(pixels, dtype=np.float64)[None])
 
 
@@ -39,7 +52,7 @@ def test_hsv_within_1e_7_of_tensorflow_float32(photo, tf):
 
 def test_grayscale_weights_and_one_channel(photo):
     grey = convert_color_space(photo, "GRAYSCALE")
-    assert grey.shape == photo.shape[:2] + (1,)
+    assert grey.shape == (*photo.shape[:2], 1)
     expected = photo.values() @ np.array([0.2989, 0.5870, 0.1140])
     np.testing.assert_allclose(grey.values()[..., 0], expected, rtol=0, atol=1e-15)
 
@@ -47,13 +60,15 @@ def test_grayscale_weights_and_one_channel(photo):
 def test_int64_input_is_divided_by_255(photo):
     as_int = Image(photo.pixels.astype(np.int64), is_float=False)
     for target in ["HSV", "YUV", "GRAYSCALE"]:
-        np.testing.assert_array_equal(convert_color_space(as_int, target).values(),
-                                      convert_color_space(photo, target).values())
+        np.testing.assert_array_equal(
+            convert_color_space(as_int, target).values(), convert_color_space(photo, target).values()
+        )
 
 
 def test_lower_case_is_accepted(edge_cases):
-    np.testing.assert_array_equal(convert_color_space(edge_cases, "yiq").values(),
-                                  convert_color_space(edge_cases, "YIQ").values())
+    np.testing.assert_array_equal(
+        convert_color_space(edge_cases, "yiq").values(), convert_color_space(edge_cases, "YIQ").values()
+    )
 
 
 @pytest.mark.parametrize("target", ["LAB", "RGB", "CMYK", ""])

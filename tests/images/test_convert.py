@@ -1,4 +1,5 @@
 """ML.CONVERT_IMAGE_TYPE against tf.image.convert_image_dtype(x, tf.uint8, saturate=True)."""
+
 from __future__ import annotations
 
 import numpy as np

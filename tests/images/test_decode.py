@@ -1,4 +1,5 @@
 """ML.DECODE_IMAGE against tf.io.decode_image(data, channels=3): bit for bit."""
+
 from __future__ import annotations
 
 import struct
@@ -13,11 +14,22 @@ from bqml_magic.images import Image, decode_image, probe_image, resize_image
 from bqml_magic.images.decode import MAX_DECODED_BYTES
 from bqml_magic.images.probe import DECODE_ERROR
 
-PHOTOS = ["rocket.jpg", "retina.jpg", "hubble_deep_field.jpg", "grace_hopper.jpg", "china.jpg", "flower.jpg",
-          "chelsea.png", "coffee.png", "astronaut.png"]
+PHOTOS = [
+    "rocket.jpg",
+    "retina.jpg",
+    "hubble_deep_field.jpg",
+    "grace_hopper.jpg",
+    "china.jpg",
+    "flower.jpg",
+    "chelsea.png",
+    "coffee.png",
+    "astronaut.png",
+]
 
 
-def png(pixels: np.ndarray, depth: int, color_type: int, idat: bytes | None = None, size: tuple[int, int] | None = None) -> bytes:
+def png(
+    pixels: np.ndarray, depth: int, color_type: int, idat: bytes | None = None, size: tuple[int, int] | None = None
+) -> bytes:
     """A PNG written by hand (Pillow cannot write 16-bit RGB, nor lie about its size)."""
     height, width = size or pixels.shape[:2]
     if idat is None:
@@ -35,7 +47,7 @@ def strip_adobe(jpeg: bytes) -> bytes:
     """The same JPEG without its APP14 'Adobe' segment (so CMYK is read as not inverted)."""
     start = jpeg.index(b"\xff\xee")
     (length,) = struct.unpack_from(">H", jpeg, start + 2)
-    return jpeg[:start] + jpeg[start + 2 + length:]
+    return jpeg[:start] + jpeg[start + 2 + length :]
 
 
 def extraneous_bytes(jpeg: bytes) -> bytes:
@@ -181,7 +193,7 @@ def _break_idat_crc(data: bytes) -> bytes:
     start = data.index(b"IDAT") - 4
     (length,) = struct.unpack_from(">I", data, start)
     crc_at = start + 8 + length
-    return data[:crc_at] + bytes([data[crc_at] ^ 0xFF]) + data[crc_at + 1:]
+    return data[:crc_at] + bytes([data[crc_at] ^ 0xFF]) + data[crc_at + 1 :]
 
 
 @pytest.mark.parametrize("name", BAD_BYTES)
@@ -220,7 +232,7 @@ def test_huge_image_is_downscaled_to_60_mb_keeping_aspect(encode):
 
 @pytest.mark.parametrize("size, downscaled", [((1024, 2560), False), ((1024, 2561), True)])
 def test_60_mb_boundary_is_60_mib(size, downscaled, encode):
-    data = encode(np.zeros(size + (3,), np.uint8), "PNG")
+    data = encode(np.zeros((*size, 3), np.uint8), "PNG")
     image = decode_image(data)
     assert (image.shape[:2] != size) == downscaled
 

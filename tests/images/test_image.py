@@ -1,4 +1,5 @@
 """The image value: Arrow layout, validation of SQL-made images, the threaded map."""
+
 from __future__ import annotations
 
 import threading
@@ -33,13 +34,16 @@ def test_round_trip_of_bytes_and_ints_through_a_sliced_chunked_column():
     assert not from_arrow(ints)[0].is_float
 
 
-@pytest.mark.parametrize("dims, values, message", [
-    ([1, 2], [0.1, 0.2], "must be \\[height, width, channels\\]"),
-    ([1, 1, 2], [0.1, 0.2], "1 or 3 channels"),
-    ([1, 2, 3], [0.1, 0.2], "need 6 values, got 2"),
-    ([1, -1, 3], [], "must be \\[height, width, channels\\]"),
-    ([1, 1, 3], [0.1, None, 0.3], "must not contain NULL"),
-])
+@pytest.mark.parametrize(
+    "dims, values, message",
+    [
+        ([1, 2], [0.1, 0.2], "must be \\[height, width, channels\\]"),
+        ([1, 1, 2], [0.1, 0.2], "1 or 3 channels"),
+        ([1, 2, 3], [0.1, 0.2], "need 6 values, got 2"),
+        ([1, -1, 3], [], "must be \\[height, width, channels\\]"),
+        ([1, 1, 3], [0.1, None, 0.3], "must not contain NULL"),
+    ],
+)
 def test_from_arrow_rejects_malformed_images(dims, values, message):
     column = pa.array([{"dimensions": dims, "values": values}], type=FLOAT_IMAGE_TYPE)
     with pytest.raises(ImageError, match=message):

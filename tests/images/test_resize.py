@@ -1,4 +1,5 @@
 """ML.RESIZE_IMAGE against tf.image.resize(x, size, 'bilinear'): equal to the last bit."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,16 +51,19 @@ def test_one_channel_image(tf):
     np.testing.assert_array_equal(resize_image(Image(grey), 11, 13, False).pixels, theirs)
 
 
-@pytest.mark.parametrize("source, box, expected", [
-    ((20, 200), (10, 120), (10, 100)),
-    ((4, 8), (3, 3), (2, 3)),
-    ((100, 100), (300, 500), (300, 300)),  # enlarging is allowed
-    ((3, 5), (3, 5), (3, 5)),
-])
+@pytest.mark.parametrize(
+    "source, box, expected",
+    [
+        ((20, 200), (10, 120), (10, 100)),
+        ((4, 8), (3, 3), (2, 3)),
+        ((100, 100), (300, 500), (300, 300)),  # enlarging is allowed
+        ((3, 5), (3, 5), (3, 5)),
+    ],
+)
 def test_preserve_aspect_ratio_sizes(source, box, expected, tf):
-    image = Image(np.zeros(source + (3,), np.uint8))
+    image = Image(np.zeros((*source, 3), np.uint8))
     assert resize_image(image, *box, True).shape[:2] == expected
-    assert tuple(tf.image.resize(np.zeros(source + (3,)), box, preserve_aspect_ratio=True).shape[:2]) == expected
+    assert tuple(tf.image.resize(np.zeros((*source, 3)), box, preserve_aspect_ratio=True).shape[:2]) == expected
 
 
 def test_without_aspect_ratio_the_size_is_the_target():
@@ -71,11 +75,14 @@ def test_same_size_keeps_values():
     np.testing.assert_array_equal(resize_image(Image(values), 5, 6, False).pixels, values)
 
 
-@pytest.mark.parametrize("source, target, keep, message", [
-    ((4, 8), (0, 3), False, "must be positive"),
-    ((4, 8), (3, -1), True, "must be positive"),
-    ((1, 1000), (5, 1), True, "rounds to 0"),
-])
+@pytest.mark.parametrize(
+    "source, target, keep, message",
+    [
+        ((4, 8), (0, 3), False, "must be positive"),
+        ((4, 8), (3, -1), True, "must be positive"),
+        ((1, 1000), (5, 1), True, "rounds to 0"),
+    ],
+)
 def test_bad_sizes_are_errors(source, target, keep, message):
     with pytest.raises(ImageError, match=message):
-        resize_image(Image(np.zeros(source + (3,))), *target, keep)
+        resize_image(Image(np.zeros((*source, 3))), *target, keep)

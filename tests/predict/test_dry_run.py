@@ -1,4 +1,5 @@
 """Dry runs: the SQL, names, files and each ML.PREDICT's input contract, with nothing run or created."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,9 @@ def predict(source: str) -> str:
 
 @pytest.fixture
 def scorer(engine: Engine, scorer_model) -> Engine:
-    engine.query("CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')")
+    engine.query(
+        "CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')"
+    )
     return engine
 
 
@@ -25,14 +28,21 @@ def test_a_valid_query_reports_files_and_the_model(scorer: Engine, photos):
     assert report.problems == [] and report.summary().endswith("The script is valid.")
     files = [f for f in photos.rglob("*") if f.is_file()]  # two photos, a text file, the model
     assert report.files["my_dataset.object_table"] == {
-        "files": len(files), "bytes": sum(f.stat().st_size for f in files), "images": 2, "over_20mb": 0}
+        "files": len(files),
+        "bytes": sum(f.stat().st_size for f in files),
+        "images": 2,
+        "over_20mb": 0,
+    }
     assert "ML.PREDICT with ONNX model my_dataset.scorer (image, bias -> score, doubled)" in report.summary()
 
 
-@pytest.mark.parametrize(("h", "w", "extra", "problem"), [
-    (9, 8, ", 0.5 AS bias", "feature 'image' expects 8x8 images; the query resizes to 9x8"),
-    (8, 8, "", "needs an input column named 'bias'"),
-])
+@pytest.mark.parametrize(
+    ("h", "w", "extra", "problem"),
+    [
+        (9, 8, ", 0.5 AS bias", "feature 'image' expects 8x8 images; the query resizes to 9x8"),
+        (8, 8, "", "needs an input column named 'bias'"),
+    ],
+)
 def test_contract_problems_are_reported_not_run(scorer: Engine, h, w, extra, problem):
     report = scorer.dry_run(predict(IMAGES.format(h=h, w=w, extra=extra)))
     assert len(report.problems) == 1 and problem in report.problems[0]
@@ -54,5 +64,5 @@ def test_a_script_that_creates_what_it_reads_is_checked_as_far_as_possible(score
 
 
 def test_unknown_names_fail_the_dry_run(scorer: Engine):
-    with pytest.raises(NotFoundError, match="my_dataset.nope"):
+    with pytest.raises(NotFoundError, match=r"my_dataset.nope"):
         scorer.dry_run("SELECT * FROM my_dataset.nope")

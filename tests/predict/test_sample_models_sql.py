@@ -1,8 +1,11 @@
-"""ML.PREDICT through SQL on the real MobileNet v1, in all three formats (SPEC sections 4, 5, 7).
+"""ML.PREDICT through SQL on the real MobileNet v1, in all three formats.
+
+docs/behaviour.md#create-model, #ml-predict and #sample-data say what is expected.
 
 The runtime tests prove each format loads and answers; these prove the user's path: an object
 table of real photos, CREATE MODEL from a gs:// path, ML.PREDICT in SQL, and SQL on its output.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -33,13 +36,17 @@ def model_name(variant: str, model_type: str) -> str:
 @pytest.fixture(scope="module")
 def models(sample_set: samples.Samples, tmp_path_factory) -> Engine:
     """An engine over the sample bucket with both variants imported in every format."""
-    engine = Engine(workspace=tmp_path_factory.mktemp("workspace"),
-                    buckets={"my_bucket": sample_set.bucket, "my_models": sample_set.root / "models"})
+    engine = Engine(
+        workspace=tmp_path_factory.mktemp("workspace"),
+        buckets={"my_bucket": sample_set.bucket, "my_models": sample_set.root / "models"},
+    )
     engine.query(demo.SETUP)
     for model_type in FORMATS:
         for variant in samples.VARIANTS:
-            engine.query(f"CREATE MODEL my_dataset.{model_name(variant, model_type)} OPTIONS("
-                         f"model_type = '{model_type}', model_path = '{sample_set.model_uri(model_type, variant)}')")
+            engine.query(
+                f"CREATE MODEL my_dataset.{model_name(variant, model_type)} OPTIONS("
+                f"model_type = '{model_type}', model_path = '{sample_set.model_uri(model_type, variant)}')"
+            )
     yield engine
     engine.close()
 
@@ -87,8 +94,11 @@ def test_sql_gives_tensorflows_numbers_end_to_end(models: Engine, sample_set):
 
 
 def test_a_fixed_size_model_refuses_other_sizes(models: Engine):
-    with pytest.raises(ModelError, match=r"expects 'input_1' images of 224x224x3 \(HxWxC\), got 200x200x3 "
-                                         r"\(uri: gs://my_bucket/photos/astronaut.png\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"expects 'input_1' images of 224x224x3 \(HxWxC\), got 200x200x3 "
+        r"\(uri: gs://my_bucket/photos/astronaut.png\)",
+    ):
         models.query(PREDICT.format(model=model_name("classifier", "TENSORFLOW_LITE"), size=200, feature="input_1"))
 
 
@@ -105,8 +115,12 @@ def test_an_image_and_a_string_joined_from_another_table(engine: Engine, save_ta
         ORDER BY uri""")
     assert list(df.columns) == ["bright", "length", "uri", "image", "tag"]
     assert df.length.tolist() == [7, 8] and df.tag.tolist() == ["admiral", "espresso"]
-    means = [resize_image(decode_image((photos / uri.removeprefix("gs://my_bucket/")).read_bytes()), 8, 8, False)
-             .as_float32().mean() for uri in df.uri]
+    means = [
+        resize_image(decode_image((photos / uri.removeprefix("gs://my_bucket/")).read_bytes()), 8, 8, False)
+        .as_float32()
+        .mean()
+        for uri in df.uri
+    ]
     assert df.bright.tolist() == [bool(m > 0.5) for m in means]
 
 

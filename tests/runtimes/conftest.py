@@ -1,4 +1,5 @@
 """Runtime fixtures: the sample models built once per session, each loaded once."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Registry (lazy imports, unknown types), shared helpers, TFLite without signatures, TF files."""
+
 from __future__ import annotations
 
 import subprocess
@@ -13,32 +14,41 @@ from bqml_magic.runtimes.registry import inspect_model, load_model
 
 
 def test_registry_import_loads_no_runtime_package():
-    code = ("import sys, bqml_magic.runtimes.registry; "
-            "print([m for m in ('tensorflow', 'onnxruntime', 'onnx', 'ai_edge_litert') if m in sys.modules])")
+    code = (
+        "import sys, bqml_magic.runtimes.registry; "
+        "print([m for m in ('tensorflow', 'onnxruntime', 'onnx', 'ai_edge_litert') if m in sys.modules])"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_unknown_model_type_lists_supported(tmp_path):
-    with pytest.raises(ModelError, match="'KMEANS' is not supported here: only imported models of type "
-                                         "TENSORFLOW, TENSORFLOW_LITE, ONNX"):
+    with pytest.raises(
+        ModelError,
+        match="'KMEANS' is not supported here: only imported models of type TENSORFLOW, TENSORFLOW_LITE, ONNX",
+    ):
         inspect_model("KMEANS", tmp_path)
 
 
 def test_missing_package_names_the_extra():
-    with pytest.raises(ModelError, match=r"needs the Python package 'no_such_runtime': pip install 'bqml_magic\[tflite\]'"):
+    with pytest.raises(
+        ModelError, match=r"needs the Python package 'no_such_runtime': pip install 'bqml_magic\[tflite\]'"
+    ):
         require("no_such_runtime", "'bqml_magic[tflite]'")
 
 
-@pytest.mark.parametrize("dtype, shape, bq_type", [
-    ("float32", (None, 224, 224, 3), "ARRAY<FLOAT64>"),
-    ("float16", (None, 1), "FLOAT64"),
-    ("uint8", (None,), "INT64"),
-    ("int32", (1, 5), "ARRAY<INT64>"),
-    ("bool", (None, 1, 1), "BOOL"),
-    ("object", (None,), "STRING"),
-    ("float64", None, "ARRAY<FLOAT64>"),  # unknown rank: cannot promise a scalar
-    ("int64", (None, -1), "ARRAY<INT64>"),
-])
+@pytest.mark.parametrize(
+    "dtype, shape, bq_type",
+    [
+        ("float32", (None, 224, 224, 3), "ARRAY<FLOAT64>"),
+        ("float16", (None, 1), "FLOAT64"),
+        ("uint8", (None,), "INT64"),
+        ("int32", (1, 5), "ARRAY<INT64>"),
+        ("bool", (None, 1, 1), "BOOL"),
+        ("object", (None,), "STRING"),
+        ("float64", None, "ARRAY<FLOAT64>"),  # unknown rank: cannot promise a scalar
+        ("int64", (None, -1), "ARRAY<INT64>"),
+    ],
+)
 def test_type_mapping(dtype, shape, bq_type):
     assert tensor_spec("t", dtype, shape).bq_type == bq_type
 
@@ -71,19 +81,19 @@ def test_tflite_without_signature_uses_tensor_names(tflite_without_signature):
 
 def test_tflite_corrupt_and_missing(tmp_path):
     (tmp_path / "bad.tflite").write_bytes(b"\x00" * 64)
-    with pytest.raises(ModelError, match="bad.tflite is not a loadable TFLite model"):
+    with pytest.raises(ModelError, match=r"bad.tflite is not a loadable TFLite model"):
         inspect_model("TENSORFLOW_LITE", tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="TENSORFLOW_LITE model folder .* found none"):
+    with pytest.raises(ModelError, match=r"TENSORFLOW_LITE model folder .* found none"):
         inspect_model("TENSORFLOW_LITE", tmp_path / "empty")
 
 
 def test_tensorflow_folder_checks(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"")
-    with pytest.raises(ModelError, match="needs saved_model.pb .*found: model.onnx"):
+    with pytest.raises(ModelError, match=r"needs saved_model.pb .*found: model.onnx"):
         inspect_model("TENSORFLOW", tmp_path)
     (tmp_path / "saved_model.pb").write_bytes(b"\xff\xff\xff garbage")
-    with pytest.raises(ModelError, match="saved_model.pb is not a SavedModel"):
+    with pytest.raises(ModelError, match=r"saved_model.pb is not a SavedModel"):
         inspect_model("TENSORFLOW", tmp_path)
 
 

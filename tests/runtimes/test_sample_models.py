@@ -1,4 +1,5 @@
 """The real MobileNet v1 in all three formats: schema, batching, known ImageNet answers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,11 @@ def test_schema(sample_set, model_type, variant):
     schema = inspect_model(model_type, sample_set.model_path(model_type, variant))
     (feature, feature_shape), (label, label_shape) = SIGNATURES[variant]
     assert [(f.name, f.dtype, f.shape, f.bq_type) for f in schema.features] == [
-        (feature, "float32", feature_shape, "ARRAY<FLOAT64>")]
+        (feature, "float32", feature_shape, "ARRAY<FLOAT64>")
+    ]
     assert [(s.name, s.dtype, s.shape, s.bq_type) for s in schema.labels] == [
-        (label, "float32", label_shape, "ARRAY<FLOAT64>")]
+        (label, "float32", label_shape, "ARRAY<FLOAT64>")
+    ]
     assert feature in schema.signature_text and label in schema.signature_text
 
 

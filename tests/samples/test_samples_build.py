@@ -1,4 +1,5 @@
 """The sample cache: layout, photos, labels, idempotence, atomic publishing, fetch errors."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,12 @@ def test_labels(sample_set):
     labels = sample_set.labels
     assert len(labels) == 1001
     assert (labels[0], labels[1], labels[653], labels[968], labels[282]) == (
-        "background", "tench", "military uniform", "espresso", "tabby")
+        "background",
+        "tench",
+        "military uniform",
+        "espresso",
+        "tabby",
+    )
 
 
 def test_second_build_is_cached_and_fast(sample_set):
@@ -46,10 +52,9 @@ def test_second_build_is_cached_and_fast(sample_set):
 
 def test_atomic_dir_publishes_only_complete_builds(tmp_path):
     final = tmp_path / "samples-v1"
-    with pytest.raises(RuntimeError):
-        with builder.atomic_dir(final) as work:
-            (work / "half.txt").write_text("x")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), builder.atomic_dir(final) as work:
+        (work / "half.txt").write_text("x")
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
     with builder.atomic_dir(final) as work:
         (work / "done.txt").write_text("1")
@@ -69,5 +74,7 @@ def test_unreachable_index_says_what_and_where(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
-    with pytest.raises(BQMLError, match=r"Could not fetch the sample model: `pip download nudity==0\.2\.3`.*PIP_INDEX_URL"):
+    with pytest.raises(
+        BQMLError, match=r"Could not fetch the sample model: `pip download nudity==0\.2\.3`.*PIP_INDEX_URL"
+    ):
         mobilenet.fetch_graph(Path(tmp_path))

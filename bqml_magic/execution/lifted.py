@@ -4,11 +4,13 @@ Each row's call tree (read -> decode -> resize -> ...) runs in one worker thread
 photo lives only inside that worker until it is resized: memory is bounded by the batch, not
 the table. simplejpeg, Pillow and numpy release the GIL, so threads use every core.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
@@ -36,9 +38,11 @@ def result_type(node: Node, inner: pa.Schema) -> pa.DataType:
     """A call's Arrow type; RESIZE keeps its image's element type (INT64 stays INT64)."""
     if isinstance(node, Leaf):
         return inner.field(node.column).type
+    if isinstance(node, FileLeaf):
+        return pa.binary()
     if node.function.result != SAME_AS_INPUT:
         return RESULT_TYPES[node.function.result]
-    source = result_type(node.args[0], inner) if not isinstance(node.args[0], FileLeaf) else FLOAT_IMAGE_TYPE
+    source = FLOAT_IMAGE_TYPE if isinstance(node.args[0], FileLeaf) else result_type(node.args[0], inner)
     values = source.field("values").type.value_type if pa.types.is_struct(source) else pa.float64()
     return INT_IMAGE_TYPE if pa.types.is_integer(values) else FLOAT_IMAGE_TYPE
 
@@ -68,8 +72,9 @@ def evaluate(
         yield pa.record_batch(columns, schema=schema)
 
 
-def _island_column(island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecutor, read: Reader,
-                   arrow_type: pa.DataType) -> pa.Array:
+def _island_column(
+    island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecutor, read: Reader, arrow_type: pa.DataType
+) -> pa.Array:
     leaves: dict[str, list[Any]] = {}
     _collect(island.tree, batch, leaves)
     uris = _uris(island.tree, leaves)

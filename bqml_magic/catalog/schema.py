@@ -1,0 +1,103 @@
+"""The catalog's own tables, versioned, and the migrations between versions.
+
+A workspace outlives the code that wrote it: a notebook made with one release must open with
+the next. The hidden ``__bqml`` schema records its layout version in ``__bqml.catalog_meta``;
+opening a workspace applies every migration from its version to ``VERSION``, each in its own
+transaction, and refuses a workspace written by a newer release instead of damaging it.
+
+Versions:
+1. bqml_magic 0.1.0 (no version recorded): ``object_tables`` and ``models``; model folders
+   stored as absolute paths.
+2. ``catalog_meta`` holds the version; model folders are stored relative to the workspace's
+   model root, so a workspace can be moved or copied and its models still load.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from bqml_magic.catalog.db import run, transaction
+from bqml_magic.errors import CatalogError
+from bqml_magic.sql.names import quoted
+
+SCHEMA = "__bqml"
+VERSION = 2
+OBJECT_TABLES = quoted(SCHEMA, "object_tables")
+MODELS = quoted(SCHEMA, "models")
+META = quoted(SCHEMA, "catalog_meta")
+
+_META_TABLE = f"CREATE TABLE {META} (key VARCHAR PRIMARY KEY, value VARCHAR)"
+_LATEST = [
+    f"CREATE SCHEMA IF NOT EXISTS {quoted(SCHEMA)}",
+    f"""CREATE TABLE {OBJECT_TABLES} (
+        dataset VARCHAR, name VARCHAR, uris VARCHAR[], connection VARCHAR,
+        staleness_seconds DOUBLE, cache_mode VARCHAR, cache_table VARCHAR, refreshed TIMESTAMPTZ,
+        PRIMARY KEY (dataset, name))""",
+    f"""CREATE TABLE {MODELS} (
+        dataset VARCHAR, name VARCHAR, model_type VARCHAR, model_path VARCHAR, folder VARCHAR,
+        size_bytes BIGINT, schema_json VARCHAR, options_json VARCHAR, created TIMESTAMPTZ,
+        PRIMARY KEY (dataset, name))""",
+    _META_TABLE,
+]
+
+
+def _v1_to_v2(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
+    run(con, _META_TABLE)
+    for dataset, name, folder in run(con, f"SELECT dataset, name, folder FROM {MODELS}"):
+        run(
+            con,
+            f"UPDATE {MODELS} SET folder = ? WHERE dataset = ? AND name = ?",
+            [relative_folder(Path(folder), models_root), dataset, name],
+        )
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {1: _v1_to_v2}
+"""version -> the step that brings a catalog of that version to the next one."""
+
+
+def relative_folder(folder: Path, models_root: Path) -> str:
+    """A model folder as stored: relative to the model root when inside it, else as it is."""
+    try:
+        return Path(os.path.relpath(folder, models_root)).as_posix() if folder.is_absolute() else folder.as_posix()
+    except ValueError:  # another drive (Windows)
+        return str(folder)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
+    """Create the catalog's tables in a new workspace, or bring an older one up to ``VERSION``."""
+    version = stored_version(con)
+    if version is None:
+        with transaction(con):
+            for sql in _LATEST:
+                run(con, sql)
+            _set_version(con, VERSION)
+        return
+    if version > VERSION:
+        raise CatalogError(
+            f"This workspace's catalog has layout version {version}, written by a newer bqml_magic; "
+            f"this one reads up to version {VERSION}. Upgrade bqml_magic (pip install -U bqml_magic)."
+        )
+    for step in range(version, VERSION):
+        with transaction(con):
+            MIGRATIONS[step](con, models_root)
+            _set_version(con, step + 1)
+
+
+def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The catalog's layout version; None for a database without a catalog."""
+    tables = {
+        name
+        for (name,) in run(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCHEMA])
+    }
+    if "catalog_meta" in tables:
+        rows = run(con, f"SELECT value FROM {META} WHERE key = 'version'")
+        return int(rows[0][0]) if rows else None
+    return 1 if "object_tables" in tables else None
+
+
+def _set_version(con: duckdb.DuckDBPyConnection, version: int) -> None:
+    run(con, f"INSERT OR REPLACE INTO {META} VALUES ('version', ?)", [str(version)])

@@ -1,0 +1,34 @@
+"""What every statement of an engine needs, built once when the engine starts."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import duckdb
+
+from bqml_magic.catalog.catalog import Catalog
+from bqml_magic.catalog.models import ModelStore
+from bqml_magic.execution.relay import FailureRelay
+from bqml_magic.storage.objects import ObjectStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """The engine's parts, shared by the statements it runs one at a time.
+
+    ``con``: the catalog's DuckDB connection (queries run on cursors of it); ``pool``: the
+    threads image work runs on; ``cancel``: set by an interrupt, checked between batches;
+    ``relay``: carries exceptions across DuckDB; ``batch_rows``: rows per streamed batch,
+    what bounds memory.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    catalog: Catalog
+    models: ModelStore
+    objects: ObjectStore
+    pool: ThreadPoolExecutor
+    relay: FailureRelay
+    cancel: threading.Event
+    batch_rows: int

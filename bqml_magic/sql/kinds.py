@@ -1,0 +1,61 @@
+"""What a statement is and what a name refers to, as enums the engine, the magic and the dry run share."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from sqlglot import exp
+
+from bqml_magic.errors import SQLError
+from bqml_magic.sql.external_table import CreateExternalTable
+
+QUERY_TYPES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
+
+
+class StatementKind(Enum):
+    """The key into the engine's table of handlers; its value is how a cell reports it."""
+
+    QUERY = "QUERY"
+    CREATE_SCHEMA = "CREATE SCHEMA"
+    DROP_SCHEMA = "DROP SCHEMA"
+    CREATE_EXTERNAL_TABLE = "CREATE EXTERNAL TABLE"
+    CREATE_MODEL = "CREATE MODEL"
+    DROP_MODEL = "DROP MODEL"
+    CREATE_TABLE = "CREATE TABLE"
+    CREATE_VIEW = "CREATE VIEW"
+    DROP_TABLE = "DROP TABLE"
+    DROP_VIEW = "DROP VIEW"
+    DML = "DML"
+    CALL = "CALL"
+
+    @property
+    def creates(self) -> bool:
+        return self.name.startswith("CREATE_")
+
+
+class RelationKind(Enum):
+    """What a ``dataset.name`` is: names are unique across these within a dataset."""
+
+    OBJECT_TABLE = "object table"
+    TABLE = "table"
+    VIEW = "view"
+    MODEL = "model"
+
+
+def statement_kind(statement: exp.Expression | CreateExternalTable) -> StatementKind:
+    if isinstance(statement, CreateExternalTable):
+        return StatementKind.CREATE_EXTERNAL_TABLE
+    if isinstance(statement, QUERY_TYPES):
+        return StatementKind.QUERY
+    if isinstance(statement, (exp.Create, exp.Drop)):
+        kind = (statement.args.get("kind") or "").upper()
+        verb = "CREATE" if isinstance(statement, exp.Create) else "DROP"
+        kind = "SCHEMA" if kind == "DATABASE" else kind
+        if kind in ("SCHEMA", "MODEL", "TABLE", "VIEW"):
+            return StatementKind[f"{verb}_{kind}"]
+    if isinstance(statement, (exp.Insert, exp.Delete, exp.Update, exp.Merge)):
+        return StatementKind.DML
+    if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
+        return StatementKind.CALL
+    text = statement.sql("bigquery")[:60]
+    raise SQLError(f"Statement not supported here: {text}...")

@@ -1,0 +1,42 @@
+"""Recognising ``ML.NAME(...)`` calls in sqlglot's tree (it parses them as ``ML`` dot an anonymous call)."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from bqml_magic.errors import SQLError
+from bqml_magic.functions import REGISTRY, MLFunction
+from bqml_magic.sql.names import at
+
+READ_UDF = "bqml_read"
+"""The DuckDB function behind the ``data`` pseudocolumn: an object's bytes by its uri."""
+
+
+def ml_function(node: exp.Expression) -> MLFunction | None:
+    """The registered function when ``node`` is ``ML.NAME(...)``; SQLError for unknown ML names."""
+    if not (
+        isinstance(node, exp.Dot)
+        and isinstance(node.this, exp.Identifier)
+        and node.this.name.upper() == "ML"
+        and isinstance(node.expression, exp.Anonymous)
+    ):
+        return None
+    name = "ML." + node.expression.name.upper()
+    function = REGISTRY.get(name)
+    if function is None:
+        known = ", ".join([*sorted(REGISTRY), "ML.PREDICT"])
+        raise SQLError(f"Function not found: {name}; supported here: {known}", **at(node))
+    try:
+        function.check_arity(len(node.expression.expressions))
+    except SQLError as exc:
+        raise exc.add_context(**at(node)) from None
+    return function
+
+
+def ml_arguments(node: exp.Dot) -> list[exp.Expression]:
+    return list(node.expression.expressions)
+
+
+def is_file_read(node: exp.Expression) -> bool:
+    """``bqml_read(uri)``: what the ``data`` pseudocolumn became."""
+    return isinstance(node, exp.Anonymous) and node.name == READ_UDF

@@ -1,0 +1,204 @@
+"""The rewrite passes that turn a BigQuery statement into DuckDB's, one function each.
+
+Each pass takes the tree and the :class:`~bqml_magic.sql.pipeline.Rewrite` under way and
+returns the tree; ``pipeline.RULES`` runs them in order. What sqlglot's BigQuery -> DuckDB
+transpiler cannot know is done here (docs/behaviour.md#sql-translation):
+
+- ``ML.PREDICT(MODEL m, input)`` -> a placeholder table, the input kept as a query of its own;
+- names: ``project.dataset.t`` -> the DuckDB schema ``dataset``, checked against the catalog;
+- the object tables' ``data`` pseudocolumn -> ``bqml_read(<table>.uri)``, read only where used;
+- ``UNNEST(a) WITH OFFSET`` -> a zip with ``RANGE(LEN(a))``: sqlglot emits DuckDB's
+  ``WITH ORDINALITY``, which counts from 1 where BigQuery counts from 0;
+- unnamed result columns -> ``f0_``, ``f1_``..., BigQuery's names;
+- top-level ``ML.*`` projections -> lifted out of DuckDB into streamed batches (``lift.py``);
+- remaining ``ML.NAME(...)`` -> the DuckDB UDF of that function.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+from bqml_magic.errors import BQMLError
+from bqml_magic.sql.kinds import RelationKind
+from bqml_magic.sql.lift import plan_lift
+from bqml_magic.sql.ml import READ_UDF, ml_arguments, ml_function
+from bqml_magic.sql.names import at, object_name
+from bqml_magic.sql.rewrite import PredictCall, Rewrite
+
+_placeholders = itertools.count()
+
+
+def isolate_predictions(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Each outermost ML.PREDICT -> a placeholder table; its model and input are recorded.
+
+    The executor registers the prediction stream under the placeholder's name; the input goes
+    through this same pipeline as a query of its own (a nested ML.PREDICT is its business).
+    """
+    for node in list(tree.find_all(exp.Predict)):
+        if node.find_ancestor(exp.Predict) is not None:
+            continue
+        placeholder = f"__bqml_predict{next(_placeholders)}"
+        model = object_name(node.this, "Model")
+        rewrite.predictions.append(PredictCall(placeholder, model, predict_input(node, tree), at(node.this)))
+        rewrite.local_names.add(placeholder)
+        target = node.parent if isinstance(node.parent, exp.Table) else node
+        alias = target.alias if isinstance(target, exp.Table) else None
+        target.replace(exp.table_(placeholder, alias=alias or None))
+    return tree
+
+
+def predict_input(predict: exp.Predict, statement: exp.Expression) -> exp.Expression:
+    """ML.PREDICT's input as a query of its own, to run apart from ``statement``.
+
+    ``(query)`` or ``TABLE t``; a CTE of the statement given as ``TABLE cte`` is its body, so
+    its top-level ML.* projections stream in batches; the statement's CTEs that the input reads
+    (and theirs) come along, in their order.
+    """
+    ctes = {cte.alias_or_name.lower(): cte for cte in statement.find_all(exp.CTE)}
+    source = predict.expression
+    if isinstance(source, exp.Subquery):
+        query = source.this.copy()
+    elif isinstance(source, exp.Table) and not source.args.get("db") and source.name.lower() in ctes:
+        query = ctes[source.name.lower()].this.copy()
+    else:
+        query = exp.select("*").from_(source.copy())
+    return _with_ctes_read(query, ctes)
+
+
+def _with_ctes_read(query: exp.Expression, ctes: dict[str, exp.CTE]) -> exp.Expression:
+    existing = query.args.get("with_")
+    own = {cte.alias_or_name.lower() for cte in existing.expressions} if existing else set()
+    needed: set[str] = set()
+    pending = [query]
+    while pending:
+        for table in pending.pop().find_all(exp.Table):
+            name = table.name.lower()
+            if not table.args.get("db") and name in ctes and name not in own | needed:
+                needed.add(name)
+                pending.append(ctes[name].this)
+    if needed:
+        outer = [cte.copy() for name, cte in ctes.items() if name in needed]
+        query.set("with_", exp.With(expressions=outer + (existing.expressions if existing else [])))
+    return query
+
+
+def resolve_tables(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Point every table at its DuckDB schema, through the catalog; note the object tables read."""
+    local = rewrite.local_names | {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in list(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            continue
+        if not table.args.get("db") and table.name.lower() in local:
+            continue
+        name = object_name(table)
+        try:
+            kind = rewrite.resolver.relation_kind(name)
+        except BQMLError as exc:
+            raise exc.add_context(**at(table)) from None
+        if kind is RelationKind.OBJECT_TABLE:
+            rewrite.object_tables[(table.alias or name.name).lower()] = name
+        resolved = name.to_table()
+        for key in ("alias", "joins", "laterals", "pivots", "hints", "sample", "version"):
+            if table.args.get(key) is not None:
+                resolved.set(key, table.args[key])
+        table.replace(resolved)
+    return tree
+
+
+def rewrite_data_pseudocolumn(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """``data`` / ``t.data`` / ``dataset.t.data`` of an object table -> ``bqml_read(t.uri)``."""
+    if not rewrite.object_tables:
+        return tree
+    for scope in traverse_scope(tree):
+        sources = {
+            alias.lower(): src
+            for alias, src in scope.sources.items()
+            if isinstance(src, exp.Table) and alias.lower() in rewrite.object_tables
+        }
+        for column in scope.columns:
+            if column.name.lower() != "data":
+                continue
+            qualifier = column.table.lower()
+            if (qualifier and qualifier not in sources) or (not qualifier and len(sources) != 1):
+                continue
+            alias = qualifier or next(iter(sources))
+            read = exp.Anonymous(this=READ_UDF, expressions=[exp.column("uri", table=exp.to_identifier(alias))])
+            column.replace(exp.alias_(read, column.name) if isinstance(column.parent, exp.Select) else read)
+    return tree
+
+
+def fix_unnest_offsets(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """BigQuery's 0-based ``WITH OFFSET`` as a lateral zip (see the module docstring)."""
+    for index, unnest in enumerate(list(tree.find_all(exp.Unnest))):
+        offset = unnest.args.get("offset")
+        if offset is None or len(unnest.expressions) != 1:
+            continue
+        alias = unnest.args.get("alias")
+        if alias is not None and alias.columns:
+            value = alias.columns[0].name
+        else:
+            value = alias.name if alias is not None and alias.name else "_value"
+        off_name = offset.name if isinstance(offset, exp.Identifier) else "offset"
+        array = unnest.expressions[0]
+        subquery = exp.select(
+            exp.alias_(exp.Unnest(expressions=[array.copy()]), value),
+            exp.alias_(exp.Unnest(expressions=[exp.func("RANGE", exp.func("LEN", array.copy()))]), off_name),
+        ).subquery(f"_unnest{index}")
+        unnest.replace(subquery)
+    return tree
+
+
+def name_anonymous_columns(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """BigQuery names an unaliased computed column ``f<i>_`` by its position."""
+    if not isinstance(tree, exp.Select):
+        return tree
+    counter = 0
+    for projection in list(tree.expressions):
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or projection.find(exp.Star):
+            continue
+        projection.replace(exp.alias_(projection.copy(), f"f{counter}_"))
+        counter += 1
+    return tree
+
+
+def lift_ml_projections(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """For a streamed query: its top-level ML.* projections leave DuckDB (see ``lift.py``)."""
+    plan = plan_lift(tree) if rewrite.lift else None
+    if plan is None:
+        return tree
+    rewrite.lifted = plan
+    return plan.inner
+
+
+def rewrite_ml_calls(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Remaining ``ML.NAME(...)`` -> the DuckDB UDFs of the same kernels (short forms by arity)."""
+    for dot in list(tree.find_all(exp.Dot)):
+        function = ml_function(dot)
+        if function is None:
+            continue
+        args = ml_arguments(dot)
+        udf = function.udf_name if len(args) == len(function.arg_kinds) else f"{function.udf_name}_{len(args)}"
+        dot.replace(exp.Anonymous(this=udf, expressions=args))
+    return tree
+
+
+def first_rows(query: exp.Expression, rows: int) -> exp.Expression:
+    """``query`` keeping only its first ``rows`` rows (``max_results``), as a LIMIT: DuckDB stops
+    pulling rows, so decoding and ML.PREDICT stop too. A SELECT keeps its shape (its top-level
+    ML.* projections still stream), with the smaller of its own LIMIT and ``rows``."""
+    if isinstance(query, exp.Select):
+        own = query.args.get("limit")
+        value = own.expression if own is not None else None
+        if own is None:
+            return query.limit(rows)
+        if isinstance(value, exp.Literal) and value.is_int:
+            return query.limit(min(rows, int(value.this)))
+    return exp.select("*").from_(as_subquery(query, "_results")).limit(rows)
+
+
+def as_subquery(query: exp.Expression, alias: str) -> exp.Subquery:
+    """``(query) AS alias``, for any statement that returns rows."""
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))

@@ -2,12 +2,13 @@
 """Set up and run bqml_magic on a fresh machine with nothing but Python 3.10+.
 
     python3 tasks.py demo    # venv + install + sample data, then classify the sample photos
-    python3 tasks.py test    # venv + install + sample data + browser, then the whole test suite
+    python3 tasks.py test    # venv + install + sample data + browser, then ruff, mypy and the whole test suite
     python3 tasks.py lab     # venv + install + sample data, then the tutorials in JupyterLab
 
 Everything goes into ./.venv; sample photos and models are built once into the user cache
 (~/.cache/bqml_magic), never into the repository.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,10 +53,24 @@ def demo(*demo_args: str) -> None:
     """Classify the sample photos, then run the classification tutorial into artifacts/."""
     install("all")
     run(PYTHON, "-m", "bqml_magic.demo", *demo_args)
-    run(PYTHON, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--log-level", "WARN",
-        "--output-dir", ARTIFACTS, TUTORIAL)
-    print(f"\nThe tutorial, run, with its outputs: {ARTIFACTS / TUTORIAL.name}\n"
-          "Follow it yourself in JupyterLab:   python3 tasks.py lab")
+    run(
+        PYTHON,
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--log-level",
+        "WARN",
+        "--output-dir",
+        ARTIFACTS,
+        TUTORIAL,
+    )
+    print(
+        f"\nThe tutorial, run, with its outputs: {ARTIFACTS / TUTORIAL.name}\n"
+        "Follow it yourself in JupyterLab:   python3 tasks.py lab"
+    )
 
 
 def lab() -> None:
@@ -65,9 +80,18 @@ def lab() -> None:
     run(PYTHON, "-m", "jupyter", "lab", *as_root, TUTORIAL.relative_to(ROOT))
 
 
+def check() -> None:
+    """Lint, format and type checks: ruff and mypy, as configured in pyproject.toml."""
+    run(PYTHON, "-m", "ruff", "check", ".")
+    run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    run(PYTHON, "-m", "mypy")
+
+
 def test(*pytest_args: str) -> None:
+    """Checks, then every test (or the pytest arguments given)."""
     install("test")
     ensure_chromium()
+    check()
     run(PYTHON, "-m", "pytest", *(pytest_args or ("tests", "notebooks")))
 
 

@@ -129,15 +129,16 @@ def create_table(run: Execution, statement: exp.Create) -> StatementResult:
         body = run.translate(query)
         if body.predictions:
             raise SQLError("ML.PREDICT inside a view is not supported here; use CREATE TABLE ... AS", **at(query))
-        _replace(run, name, old_kind, f"{header} AS {body.sql}", statement)
+        _replace(run, name, old_kind, f"{to_duckdb(header)} AS {body.sql}", statement)
         return StatementResult(kind, str(name))
-    with _staged(run, query) as stage:
-        _replace(run, name, old_kind, f"{header} AS SELECT * FROM {stage}" if stage else header, statement)
+    with _staged(run, query) as stage:  # the query's parameters were bound by its stream
+        suffix = f" AS SELECT * FROM {stage}" if stage else ""
+        _replace(run, name, old_kind, to_duckdb(header) + suffix, header)
     return StatementResult(kind, str(name))
 
 
-def _ddl_header(statement: exp.Create, name: Name) -> str:
-    """``CREATE TABLE "dataset"."name" [(columns)]`` in DuckDB's SQL, without what we handle ourselves."""
+def _ddl_header(statement: exp.Create, name: Name) -> exp.Create:
+    """``CREATE TABLE "dataset"."name" [(columns)]``, without what we handle ourselves."""
     ddl = statement.copy()
     for key in ("replace", "exists", "expression"):
         ddl.set(key, None)
@@ -145,15 +146,15 @@ def _ddl_header(statement: exp.Create, name: Name) -> str:
         ddl.this.set("this", name.to_table())
     else:
         ddl.set("this", name.to_table())
-    return to_duckdb(ddl)
+    return ddl
 
 
-def _replace(run: Execution, name: Name, old_kind: RelationKind | None, ddl: str, statement: exp.Expression) -> None:
-    """Run ``ddl``, dropping what it replaces in the same transaction."""
+def _replace(run: Execution, name: Name, old_kind: RelationKind | None, ddl: str, tree: exp.Expression) -> None:
+    """Run ``ddl`` (made from ``tree``), dropping what it replaces in the same transaction."""
     with transaction(run.services.con):
         if old_kind is not None:
             run.services.catalog.drop_relation_in_transaction(name, old_kind)
-        run.execute(ddl, statement)
+        run.execute(ddl, tree)
 
 
 def dml(run: Execution, statement: exp.Expression) -> StatementResult:

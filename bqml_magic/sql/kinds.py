@@ -28,10 +28,6 @@ class StatementKind(Enum):
     DML = "DML"
     CALL = "CALL"
 
-    @property
-    def creates(self) -> bool:
-        return self.name.startswith("CREATE_")
-
 
 class RelationKind(Enum):
     """What a ``dataset.name`` is: names are unique across these within a dataset."""

@@ -222,3 +222,11 @@ def test_a_quote_in_a_name_is_part_of_the_name(engine: Engine, name):
     assert engine.query(f"SELECT y FROM {name[:-1]}.t`").y.tolist() == [2]
     engine.query(f"DROP SCHEMA {name} CASCADE")
     assert engine.query("SELECT x FROM victim.t").x.tolist() == [1]
+
+
+def test_parameters_reach_the_query_of_create_table_as_and_insert(engine: Engine):
+    engine.query(
+        "CREATE TABLE my_dataset.p AS (SELECT @n AS v); INSERT INTO my_dataset.p SELECT @n + 1",
+        {"n": 41},
+    )
+    assert engine.query("SELECT v FROM my_dataset.p ORDER BY v").v.tolist() == [41, 42]

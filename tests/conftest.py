@@ -129,6 +129,15 @@ def scorer_model(photos: Path) -> Path:
 
 
 @pytest.fixture
+def scorer(engine: Engine, scorer_model: Path) -> Engine:
+    """The ``engine`` with ``scorer_model`` imported as ``my_dataset.scorer``."""
+    engine.query(
+        "CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')"
+    )
+    return engine
+
+
+@pytest.fixture
 def uint8_model(photos: Path) -> Path:
     """``pixels`` uint8 [N,4,4,3] -> ``total`` int64 [N] (sum of all bytes)."""
     from onnx import TensorProto, helper

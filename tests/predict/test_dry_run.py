@@ -15,14 +15,6 @@ def predict(source: str) -> str:
     return f"SELECT * FROM ML.PREDICT(MODEL my_dataset.scorer, {source})"
 
 
-@pytest.fixture
-def scorer(engine: Engine, scorer_model) -> Engine:
-    engine.query(
-        "CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')"
-    )
-    return engine
-
-
 def test_a_valid_query_reports_files_and_the_model(scorer: Engine, photos):
     report = scorer.dry_run(predict(IMAGES.format(h=8, w=8, extra=", 0.5 AS bias")))
     assert report.problems == [] and report.summary().endswith("The script is valid.")

@@ -16,14 +16,6 @@ IMAGES = """(SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE) AS 
              FROM my_dataset.object_table WHERE content_type LIKE 'image/%')"""
 
 
-@pytest.fixture
-def scorer(engine: Engine, scorer_model) -> Engine:
-    engine.query(
-        "CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')"
-    )
-    return engine
-
-
 def test_outputs_first_then_every_input_column(scorer: Engine, photos):
     df = scorer.query(f"SELECT * FROM ML.PREDICT(MODEL `my_dataset.scorer`, {IMAGES}) ORDER BY uri")
     assert list(df.columns) == ["score", "doubled", "uri", "image", "bias"]

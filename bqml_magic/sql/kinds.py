@@ -52,6 +52,24 @@ def statement_kind(statement: exp.Expression | CreateExternalTable) -> Statement
     if isinstance(statement, (exp.Insert, exp.Delete, exp.Update, exp.Merge)):
         return StatementKind.DML
     if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
+        if not statement.text("expression").strip():
+            raise SQLError("Syntax error: Unexpected end of statement: CALL needs a procedure")
         return StatementKind.CALL
-    text = statement.sql("bigquery")[:60]
-    raise SQLError(f"Statement not supported here: {text}...")
+    raise SQLError(f"Statement not supported here: {_what(statement)}; {SUPPORTED}")
+
+
+SUPPORTED = (
+    "this engine runs queries, CREATE and DROP of SCHEMA, TABLE, VIEW, MODEL and EXTERNAL TABLE, "
+    "INSERT, UPDATE, DELETE, MERGE and CALL BQ.REFRESH_EXTERNAL_METADATA_CACHE"
+)
+_WORDS = {"transaction": "BEGIN TRANSACTION", "altertable": "ALTER TABLE", "endstatement": "END"}
+
+
+def _what(statement: exp.Expression) -> str:
+    """The statement's kind in SQL words (``SET``, ``CREATE FUNCTION``), never its Python class."""
+    if isinstance(statement, exp.Command):
+        return statement.name.upper()
+    if isinstance(statement, (exp.Create, exp.Drop)):
+        verb = "CREATE" if isinstance(statement, exp.Create) else "DROP"
+        return f"{verb} {(statement.args.get('kind') or '').upper()}".strip()
+    return _WORDS.get(statement.key, statement.key.upper())

@@ -231,6 +231,7 @@ def test_create_model_shows_the_schema_inspector(shell, tmp_path):
 
     samples = bqml_magic.samples.build()
     model = samples.model_path("ONNX", "classifier")
+    context.local_roots = [str(model.parent)]  # a local model_path is read only inside an allowed root
     with capture_output() as cap:
         shell.run_cell(
             f"%%bqml\nCREATE SCHEMA m;\nCREATE MODEL m.classifier OPTIONS(model_type='ONNX', model_path='{model}')"

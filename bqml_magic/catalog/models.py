@@ -1,34 +1,61 @@
 """Imported models: frozen copies in the workspace, their schema, and loaded runtimes.
 
 BigQuery freezes a model at CREATE MODEL: later edits of the source files change nothing.
-We copy the files into the workspace first, inspect the copy, and only then record it, in
-the same transaction that removes a replaced model's row; a failure deletes the new copy and
-leaves the old model as it was.
+We copy the files (regular files only, never more than the size limit, through the same
+access policy as objects) into a staging folder of the workspace, rename it into place when
+complete, and *load* the copy before recording it, in the transaction that removes a replaced
+model's row. Any failure deletes the new copy and leaves the old model exactly as it was. A
+process killed in the middle leaves at most a staging folder or an unrecorded copy; both are
+removed the next time a ModelStore opens the workspace (which DuckDB's file lock gives to one
+process at a time).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
+import os
+import re
 import shutil
+import stat
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bqml_magic.catalog.catalog import Catalog
-from bqml_magic.catalog.db import transaction
-from bqml_magic.catalog.schema import relative_folder
-from bqml_magic.errors import AlreadyExistsError, BQMLError, ModelError, NotFoundError, SQLError, StorageError
+from bqml_magic.catalog.db import run, transaction
+from bqml_magic.catalog.schema import MODELS, relative_folder
+from bqml_magic.errors import (
+    AlreadyExistsError,
+    BQMLError,
+    LimitError,
+    ModelError,
+    NotFoundError,
+    SQLError,
+    StorageError,
+)
 from bqml_magic.model_info import ModelInfo
+from bqml_magic.runtimes import limits
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
-from bqml_magic.runtimes.limits import check_serialized
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name
-from bqml_magic.storage.uris import BucketMap, check_confined
+from bqml_magic.storage.listing import walk
+from bqml_magic.storage.reader import not_regular, opened, os_failure, read_chunks
+from bqml_magic.storage.uris import BucketMap, Location, check_confined
 
 _OPTIONS = {"model_type", "model_path", "kms_key_name", "description", "labels"}
+STAGING = ".staging"
+"""Folder of the model root where copies are made; never a model folder name (those start with a word character)."""
+
+_in_flight: set[str] = set()
+"""Staging and new model folders of CREATE MODEL statements running in this process: another engine
+opening the same workspace in this process must not take them for leftovers."""
+_in_flight_lock = threading.Lock()
 
 
 class ModelStore:
@@ -40,6 +67,7 @@ class ModelStore:
         self.root = root
         self._runtimes: dict[Path, Runtime] = {}
         self._lock = threading.Lock()
+        self._remove_leftovers()
 
     def create(self, name: Name, options: dict[str, Any], replace: bool, if_not_exists: bool) -> list[Path]:
         """Returns folders to delete after the statement committed (a replaced model's)."""
@@ -51,24 +79,29 @@ class ModelStore:
             return []
         if exists and not replace:
             raise AlreadyExistsError(f"Already Exists: Model {name}")
-        folder = self.root / name.dataset.lower() / f"{name.name.lower()}-{uuid.uuid4().hex[:12]}"
-        try:
-            schema, size = self._freeze_and_inspect(name, model_type, model_path, folder)
-            old = self.catalog.model_row(name)
-            with transaction(self.catalog.con):
-                self.catalog.put_model(
-                    name,
-                    model_type,
-                    model_path,
-                    relative_folder(folder, self.root),
-                    size,
-                    schema_to_dict(schema),
-                    options,
-                    datetime.now(timezone.utc),
-                )
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+        folder = self.root / _folder_name(name.dataset) / f"{_folder_name(name.name)}-{uuid.uuid4().hex[:12]}"
+        staging = self.root / STAGING / uuid.uuid4().hex
+        with _claimed(staging, folder):
+            try:
+                runtime, size = self._freeze_and_load(name, model_type, model_path, staging, folder)
+                old = self.catalog.model_row(name)
+                with transaction(self.catalog.con):
+                    self.catalog.put_model(
+                        name,
+                        model_type,
+                        model_path,
+                        relative_folder(folder, self.root),
+                        size,
+                        schema_to_dict(runtime.schema),
+                        options,
+                        datetime.now(timezone.utc),
+                    )
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            with self._lock:
+                self._runtimes[folder] = runtime  # loaded once: the first ML.PREDICT uses it
         return [self._folder(old)] if old else []
 
     def drop(self, name: Name, if_exists: bool) -> list[Path]:
@@ -132,46 +165,150 @@ class ModelStore:
                 self._runtimes.pop(folder, None)
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _freeze_and_inspect(
-        self, name: Name, model_type: str, model_path: str, folder: Path
-    ) -> tuple[ModelSchema, int]:
-        """The frozen copy's schema and size; an error names the statement's model and model_path, not the copy."""
-        from bqml_magic.runtimes.registry import inspect_model
+    def _remove_leftovers(self) -> None:
+        """Delete staging folders and model folders no catalog row refers to (a process killed mid-CREATE).
+
+        Best effort: a workspace always opens. Only the model root is touched; copies still being
+        made by another engine of this process are kept.
+        """
+        staging = self.root / STAGING
+        with _in_flight_lock:
+            busy = set(_in_flight)
+        try:
+            if not self.root.is_dir():
+                return
+            recorded = {
+                os.path.normpath(self.folder_of(f)) for (f,) in run(self.catalog.con, f"SELECT folder FROM {MODELS}")
+            }
+            if staging.is_dir():
+                for leftover in staging.iterdir():
+                    if str(leftover) not in busy:
+                        _remove(leftover)
+            _prune(self.root, recorded | busy, skip={str(staging)})
+        except OSError:
+            pass
+
+    def _freeze_and_load(
+        self, name: Name, model_type: str, model_path: str, staging: Path, folder: Path
+    ) -> tuple[Runtime, int]:
+        """The loaded copy and its files' size; an error names the statement's model and model_path, not the copy."""
+        from bqml_magic.runtimes.registry import load_model
 
         try:
-            frozen, size = self._freeze(model_type, model_path, folder)
-            return inspect_model(model_type, frozen), size
+            copied, size = self._freeze(model_type, model_path, staging)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, folder)  # complete: from now on a kill leaves an unrecorded copy, removed at next open
+            return load_model(model_type, folder / copied.relative_to(staging)), size
         except BQMLError as exc:
+            source = model_path[:-2] if model_path.endswith("/*") else model_path.rpartition("/")[0] or "."
+            for copy in (str(folder), str(staging)):
+                exc.message = exc.message.replace(copy, source)
             exc.add_context(statement=f"CREATE MODEL {name} (model_path '{model_path}')")
             raise
+        except OSError as exc:  # the workspace side: a full disk, a read-only folder
+            raise StorageError(
+                f"Cannot write the copy of the model's files into the workspace's model folder {self.root}: "
+                f"{exc.strerror or 'operating system error'}",
+                statement=f"CREATE MODEL {name} (model_path '{model_path}')",
+            ) from exc
 
-    def _freeze(self, model_type: str, model_path: str, folder: Path) -> tuple[Path, int]:
-        """Copy the model's files (a folder for ``.../*``, else one file) into ``folder``.
+    def _freeze(self, model_type: str, model_path: str, staging: Path) -> tuple[Path, int]:
+        """Copy the model's files (a folder for ``.../*``, else one file) into ``staging``.
 
-        Returns what to inspect (the copied folder, or the copied file) and the files' size.
+        Returns what to load (the copied folder, or the copied file) and the files' size. Only
+        regular files are copied; the size limit is checked on the files' sizes before copying
+        and again on the bytes read, so a file growing meanwhile cannot make the copy exceed it.
         """
         is_folder = model_path.endswith("/*")
         location = self.buckets.resolve(model_path[:-2] if is_folder else model_path)
-        if not location.is_local:
-            raise StorageError("only local or bucket-mapped paths are supported for models")
-        check_confined(location)
-        source = Path(location.path)
-        if is_folder and not source.is_dir():
-            raise NotFoundError(f"folder {source} does not exist")
-        if not is_folder and not source.is_file():
-            hint = " (for a SavedModel folder, end model_path with /*)" if source.is_dir() else ""
-            raise NotFoundError(f"file {source} does not exist{hint}")
-        files = [p for p in source.rglob("*") if p.is_file()] if is_folder else [source]
-        size = check_serialized(files, model_type)  # before copying: a 2 GB file is refused at once
-        folder.mkdir(parents=True)
+        what = "folder" if is_folder else "file"
+        real = check_confined(location)
+        try:
+            info = os.stat(real)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise NotFoundError(f"{what} {location.uri} does not exist") from None
+            raise os_failure(location.uri, exc, f"Model {what}") from exc
+        if is_folder and not stat.S_ISDIR(info.st_mode):
+            raise NotFoundError(f"folder {location.uri} does not exist (it is a file: write model_path without /*)")
+        if not is_folder and stat.S_ISDIR(info.st_mode):
+            raise NotFoundError(f"file {location.uri} does not exist (for a SavedModel folder, end model_path with /*)")
+        if not is_folder and not stat.S_ISREG(info.st_mode):
+            raise not_regular(location.uri, info.st_mode, "Model file")
         if is_folder:
-            for file in files:
-                check_confined(location, str(file))
-                target = folder / file.relative_to(source)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(file, target)
-            return folder, size
-        return Path(shutil.copyfile(source, folder / source.name)), size
+            files = [(location.child(rel), rel, st) for rel, _, st in walk(location, None)]
+        else:
+            files = [(location, os.path.basename(location.path), info)]
+        size = sum(st.st_size for _, _, st in files)
+        limit = limits.MAX_SERIALIZED_BYTES
+        if size >= limit:  # before copying: a 2 GB file is refused at once
+            raise LimitError(_too_big(model_type, f"are {size:,} bytes"))
+        staging.mkdir(parents=True)
+        copied = 0
+        for source, rel, _ in files:
+            target = staging.joinpath(*rel.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copied += _copy_file(source, target, limit - 1 - copied, model_type)
+        return (staging if is_folder else staging / files[0][1]), copied
+
+
+def _copy_file(source: Location, target: Path, budget: int, model_type: str) -> int:
+    """Copy one regular file, reading at most ``budget + 1`` bytes; returns the bytes copied."""
+    with opened(source, "Model file") as (fd, info), open(target, "xb") as out:
+        copied = 0
+        for chunk in read_chunks(source, fd, info.st_size, budget + 1):
+            copied += len(chunk)
+            if copied > budget:
+                raise LimitError(_too_big(model_type, f"grew while being copied ({source.uri})"))
+            out.write(chunk)
+    return copied
+
+
+def _too_big(model_type: str, how: str) -> str:
+    limit = limits.MAX_SERIALIZED_BYTES
+    return (
+        f"{model_type} model files {how}; imported models must be under "
+        f"{limit / 2**20:,.1f} MB ({limit:,} bytes) serialized"
+    )
+
+
+@contextlib.contextmanager
+def _claimed(*folders: Path) -> Iterator[None]:
+    """Mark folders as being written by this process for as long as the block runs."""
+    names = {str(f) for f in folders}
+    with _in_flight_lock:
+        _in_flight.update(names)
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight.difference_update(names)
+
+
+def _folder_name(part: str) -> str:
+    """A dataset or model name as one safe folder name: no separators, no dots, bounded length."""
+    return re.sub(r"[^\w-]", "_", part.lower())[:60] or "_"
+
+
+def _prune(folder: Path, keep: set[str], *, skip: set[str] | None = None) -> None:
+    """Remove everything below ``folder`` that is neither in ``keep`` nor holds something that is."""
+    for child in folder.iterdir():
+        path = os.path.normpath(child)
+        if path in keep or path in (skip or set()):
+            continue
+        if any(k.startswith(path + os.sep) for k in keep):
+            if child.is_dir() and not child.is_symlink():
+                _prune(child, keep, skip=skip)
+            continue
+        _remove(child)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _check_options(options: dict[str, Any]) -> tuple[str, str]:

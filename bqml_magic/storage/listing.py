@@ -4,19 +4,29 @@ BigQuery's rule: each pattern holds at most one ``*``, after the bucket name, an
 also matches ``/`` (it is a prefix/suffix match, not a glob). We walk only the folder
 above the ``*`` and yield Arrow record batches, so a folder of millions of files is never
 held in memory at once. File content is never read here.
+
+Only regular files are objects (docs/behaviour.md#access-policy). In a wildcard listing,
+FIFOs, devices and sockets are not objects and are passed over silently (GCS cannot hold
+them); an entry that cannot be examined (a symlink loop, an unreadable subfolder, a symlink
+leaving the bucket, a name that is not UTF-8) is skipped and recorded, so the rest of the
+folder is still listed and the caller can say which entries were left out. A pattern
+without ``*`` that names a FIFO or a device, or cannot be examined, is an error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import mimetypes
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 import pyarrow as pa
 
 from bqml_magic.errors import SQLError, StorageError
+from bqml_magic.storage.reader import not_regular, os_failure, os_reason, stat_object
 from bqml_magic.storage.uris import BucketMap, Location, check_confined
 
 BATCH_ROWS = 8192
@@ -28,6 +38,14 @@ OBJECT_SCHEMA = pa.schema(
 ObjectInfo = tuple[str, int, int]  # uri, generation (mtime in ns), size
 # Formats mimetypes may not know on every platform; GCS sets these on upload.
 _EXTRA_TYPES = {".webp": "image/webp", ".bmp": "image/bmp", ".jfif": "image/jpeg"}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry a wildcard listing left out, and why (for the caller to report)."""
+
+    uri: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,21 @@ class Pattern:
         prefix, star, suffix = uri.partition("*")
         return cls(uri, prefix, suffix, bool(star))
 
+    def wants(self, uri: str) -> bool:
+        """Whether an object named ``uri`` matches, or a folder ``uri`` (ending in ``/``) may hold one that does."""
+        if uri.endswith("/"):
+            return uri.startswith(self.prefix) or self.prefix.startswith(uri)
+        return (
+            len(uri) >= len(self.prefix) + len(self.suffix)
+            and uri.startswith(self.prefix)
+            and uri.endswith(self.suffix)
+        )
+
+    @property
+    def folder_uri(self) -> str:
+        """The folder a wildcard pattern walks: its prefix up to the last ``/``."""
+        return self.prefix[: self.prefix.rfind("/") + 1]
+
 
 def content_type(name: str) -> str:
     """The MIME type GCS would have recorded at upload, from the object name."""
@@ -57,13 +90,17 @@ def content_type(name: str) -> str:
     return _EXTRA_TYPES.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
 
 
-def list_objects(buckets: BucketMap, uris: list[str]) -> Iterator[pa.RecordBatch]:
-    """Every object matching any pattern, each once, as Arrow batches of OBJECT_SCHEMA."""
+def list_objects(buckets: BucketMap, uris: list[str], skipped: list[Skipped] | None = None) -> Iterator[pa.RecordBatch]:
+    """Every object matching any pattern, each once, as Arrow batches of OBJECT_SCHEMA.
+
+    Entries a wildcard listing had to leave out are appended to ``skipped``.
+    """
     patterns = [Pattern.parse(u) for u in uris]
+    left_out = skipped if skipped is not None else []
     seen: set[str] = set()
     rows: list[ObjectInfo] = []
     for pattern in patterns:
-        for info in _matches(buckets, pattern):
+        for info in _matches(buckets, pattern, left_out):
             if info[0] in seen:
                 continue
             seen.add(info[0])
@@ -75,71 +112,139 @@ def list_objects(buckets: BucketMap, uris: list[str]) -> Iterator[pa.RecordBatch
         yield _batch(rows)
 
 
-def _matches(buckets: BucketMap, pattern: Pattern) -> Iterator[ObjectInfo]:
-    base_uri = pattern.prefix.rsplit("/", 1)[0] + "/" if pattern.wildcard else pattern.prefix
-    location = buckets.resolve(base_uri if pattern.wildcard else pattern.written)
-    if not location.is_local:
-        yield from _fsspec_matches(location, pattern, base_uri)
-        return
+def _matches(buckets: BucketMap, pattern: Pattern, skipped: list[Skipped]) -> Iterator[ObjectInfo]:
     if not pattern.wildcard:
-        stat = _stat_file(location)
-        if stat is not None:
-            yield pattern.written, stat.st_mtime_ns, stat.st_size
+        location = buckets.resolve(pattern.written)
+        info = stat_object(location, missing_ok=location.bucket is not None)  # GCS: no such object matches nothing
+        if info is not None:
+            yield pattern.written, info.st_mtime_ns, info.st_size
         return
-    if not os.path.isdir(location.path):
-        if location.root is None:
+    buckets.resolve(pattern.written)  # the policy's verdict names the pattern as written
+    base_uri = pattern.folder_uri
+    location = buckets.resolve(base_uri)
+    try:
+        is_folder = stat.S_ISDIR(os.stat(location.path).st_mode)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise os_failure(f"{location.uri} (uris entry {pattern.written!r})", exc, "Folder") from exc
+        is_folder = False
+    if not is_folder:
+        if location.bucket is None:
             raise StorageError(f"Folder {location.path} for uris entry {pattern.written!r} does not exist")
         return  # GCS has no folders: an empty prefix simply matches nothing
-    check_confined(location)
-    shortest = len(pattern.prefix) + len(pattern.suffix)
-    for rel, stat in _walk(location.path, "", location):
+    everything = pattern.prefix == base_uri and not pattern.suffix  # 'folder/*': no name to test
+    for rel, _, info in walk(
+        location, skipped, _everything if everything else lambda rel: pattern.wants(base_uri + rel)
+    ):
         uri = base_uri + rel
-        if len(uri) >= shortest and uri.startswith(pattern.prefix) and uri.endswith(pattern.suffix):
-            yield uri, stat.st_mtime_ns, stat.st_size
+        try:
+            uri.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = uri.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            skipped.append(Skipped(shown, "is skipped: its name is not UTF-8, as GCS object names must be"))
+            continue
+        yield uri, info.st_mtime_ns, info.st_size
 
 
-def _stat_file(location: Location) -> os.stat_result | None:
+def _everything(rel: str) -> bool:
+    return True
+
+
+def walk(
+    location: Location, skipped: list[Skipped] | None, wanted: Callable[[str], bool] = _everything
+) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Regular files below a folder location: ``(relative name, path, stat)``, depth-first in name order.
+
+    ``wanted(rel)`` (``rel`` ending in ``/`` for a folder) narrows the walk: a folder it declines is
+    not entered, an entry it declines is neither yielded nor reported.
+
+    Symlinks are followed while they stay inside the location's roots; each real folder is walked
+    once (a symlink back up the tree, or to a folder already walked, adds nothing), so the walk
+    ends. With ``skipped`` (a listing), non-regular files are passed over and entries that cannot
+    be examined are recorded there; with None (a model's files), each of those is an error naming
+    the entry. An iterative walk: no recursion limit on deep trees.
+    """
+    check_confined(location)
     try:
-        check_confined(location)
-        stat = os.stat(location.path)
-    except FileNotFoundError:
-        if location.root is None:
-            raise StorageError(f"File {location.path} in uris does not exist") from None
-        return None
-    return stat if not os.path.isdir(location.path) else None
-
-
-def _walk(folder: str, rel: str, location: Location) -> Iterator[tuple[str, os.stat_result]]:
-    """Depth-first, sorted, following symlinks only while they stay inside the bucket."""
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except PermissionError:
-        return
-    for entry in entries:
-        if entry.is_symlink():
-            try:
-                check_confined(location, entry.path)
-            except StorageError:
+        top = os.stat(location.path)
+        stack = [iter(_scan(location.path))]
+    except OSError as exc:
+        raise os_failure(location.uri, exc, "Folder") from exc
+    visited = {(top.st_dev, top.st_ino)}
+    names = [""]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            names.pop()
+            continue
+        rel = names[-1] + entry.name
+        if wanted is not _everything and not wanted(rel) and not wanted(rel + "/"):
+            continue
+        info = _examine(location, entry, rel, skipped, wanted)
+        if info is None:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if not wanted(rel + "/"):
                 continue
-        name = rel + entry.name
-        if entry.is_dir():
-            yield from _walk(entry.path, name + "/", location)
-        elif entry.is_file():
-            yield name, entry.stat()
+            key = (info.st_dev, info.st_ino)
+            if key in visited:
+                if skipped is None:
+                    raise StorageError(f"Folder {location.child(rel).uri} leads back to a folder read before")
+                continue
+            visited.add(key)
+            try:
+                entries = _scan(entry.path)
+            except OSError as exc:
+                if skipped is None:
+                    raise os_failure(location.child(rel + "/").uri, exc, "Folder") from exc
+                skipped.append(Skipped(location.child(rel + "/").uri, os_reason(exc)))
+                continue
+            stack.append(iter(entries))
+            names.append(rel + "/")
+        elif not wanted(rel):
+            continue
+        elif stat.S_ISREG(info.st_mode):
+            yield rel, entry.path, info
+        elif skipped is None:
+            raise not_regular(location.child(rel).uri, info.st_mode, "File")
 
 
-def _fsspec_matches(location: Location, pattern: Pattern, base_uri: str) -> Iterator[ObjectInfo]:
-    import fsspec
+def _scan(path: str) -> list[os.DirEntry[str]]:
+    """A folder's entries in name order."""
+    with os.scandir(path) as entries:
+        return sorted(entries, key=lambda e: e.name)
 
-    fs, root = fsspec.core.url_to_fs(location.path)
-    found = fs.find(root, detail=True) if pattern.wildcard else {root: fs.info(root)}
-    for path, info in sorted(found.items()):
-        rel = path[len(root) :].lstrip("/") if pattern.wildcard else ""
-        uri = base_uri + rel if pattern.wildcard else pattern.written
-        if info.get("type") == "file" and uri.startswith(pattern.prefix) and uri.endswith(pattern.suffix):
-            mtime = info.get("mtime") or info.get("created") or 0
-            mtime = mtime.timestamp() if isinstance(mtime, datetime) else float(mtime)
-            yield uri, int(mtime * 1e9), int(info.get("size") or 0)
+
+def _examine(
+    location: Location,
+    entry: os.DirEntry[str],
+    rel: str,
+    skipped: list[Skipped] | None,
+    wanted: Callable[[str], bool],
+) -> os.stat_result | None:
+    """An entry's stat (following a confined symlink), or None when it is passed over."""
+    try:
+        if entry.is_symlink():
+            check_confined(location.child(rel), entry.path)
+            return entry.stat()
+        if entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False) or skipped is None:
+            return entry.stat(follow_symlinks=False)
+        return None  # a FIFO, device or socket: not an object, and GCS could not hold one
+    except StorageError:  # before OSError, which it refines: a symlink leaving the allowed folders
+        if skipped is None:
+            raise
+        with contextlib.suppress(OSError):  # its target's type (a stat, nothing opened) says whether it matters
+            if not wanted(rel + "/" if entry.is_dir() else rel):
+                return None
+        skipped.append(Skipped(location.child(rel).uri, "is a symlink that resolves outside the allowed folder"))
+        return None
+    except OSError as exc:
+        if skipped is None:
+            raise os_failure(location.child(rel).uri, exc, "File") from exc
+        if exc.errno != errno.ENOENT:  # gone since the folder was read, or a dangling symlink: no object
+            skipped.append(Skipped(location.child(rel).uri, os_reason(exc)))
+        return None
 
 
 def _batch(rows: list[ObjectInfo]) -> pa.RecordBatch:

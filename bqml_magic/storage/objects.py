@@ -1,13 +1,11 @@
-"""Objects by their uri: the bytes the ``data`` pseudocolumn and image functions read, and the
-``md5_hash`` column, through one bucket mapping."""
+"""Objects by their uri: the bytes the ``data`` pseudocolumn and image functions read, previews, and
+the ``md5_hash`` column, through one bucket mapping and its access policy."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import threading
 
-from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, read_bytes
+from bqml_magic.storage import reader
 from bqml_magic.storage.uris import BucketMap
 
 
@@ -21,19 +19,19 @@ class ObjectStore:
 
     def read(self, uri: str) -> bytes:
         """An object's bytes for inference: BigQuery's per-object limit applies."""
-        return read_bytes(self.buckets.resolve(uri), limit=MAX_INFERENCE_FILE_BYTES)
+        return reader.read_bytes(self.buckets.resolve(uri), reader.MAX_INFERENCE_FILE_BYTES)
 
     def read_any(self, uri: str) -> bytes:
-        """An object's bytes whatever its size (previews of what a query returned)."""
-        return read_bytes(self.buckets.resolve(uri))
+        """An object's bytes for a preview of what a query returned, up to ``MAX_PREVIEW_BYTES``."""
+        return reader.read_bytes(self.buckets.resolve(uri), reader.MAX_PREVIEW_BYTES, "previews")
 
     def md5(self, uri: str, generation: int) -> str:
-        """base64(MD5) as GCS reports it; an object version's digest never changes."""
+        """base64(MD5) as GCS reports it; an object version's digest never changes. Metadata, so no size limit."""
         key = (uri, generation)
         with self._lock:
             known = self._digests.get(key)
         if known is None:
-            known = base64.b64encode(hashlib.md5(self.read_any(uri)).digest()).decode("ascii")
+            known = reader.md5_base64(self.buckets.resolve(uri))
             with self._lock:
                 self._digests[key] = known
         return known

@@ -1,65 +1,92 @@
-"""Where a URI lives on this machine.
+"""Where a URI lives on this machine, and whether SQL may read it at all (docs/behaviour.md#access-policy).
 
-The same SQL must run here and in BigQuery, so ``gs://bucket/path`` stays the URI users
-write and see; a bucket mapping turns it into a local folder. Plain paths and ``file://``
-work without a mapping; other fsspec protocols (``memory://``, ``s3://`` with its package)
-pass through to fsspec. A mapped URI never escapes its folder: ``..``, absolute segments and
-symlinks that point outside are refused.
+The same SQL must run here and in BigQuery, so ``gs://bucket/path`` stays the URI users write
+and see; a bucket mapping turns it into a local folder. SQL may come from elsewhere (a shared
+notebook), so what it can name is confined: a mapped bucket's folder, or a local folder the
+user allowed (``local_roots``), each checked after following symlinks. Nothing else: not
+``~/.ssh``, ``/proc/self/environ`` or ``/dev/zero``, not ``http://``. This module is the one
+place that decides; ``reader.py`` re-checks at the moment a file is opened.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bqml_magic.errors import StorageError
 
+NAME_MAX = 255
+"""Bytes in one file or folder name (ext4, XFS, APFS, NTFS): GCS allows longer object names."""
+PATH_MAX = 4096
+"""Bytes in a whole path (Linux)."""
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_HOW_TO_ALLOW = (
+    "allow a folder with Engine(local_roots=['/folder']) or bqml_magic.context.local_roots = ['/folder'], "
+    "or mount it as a bucket and write gs://bucket/..."
+)
+
 
 @dataclass(frozen=True)
 class Location:
-    """A resolved URI: a local path (fast path) or an fsspec protocol plus path."""
+    """A URI resolved to a local path, with the real folders it must stay inside."""
 
     uri: str
     path: str
-    protocol: str = "file"
-    root: str | None = None  # the mapped bucket folder this location must stay inside
+    roots: tuple[str, ...]
+    """Real (symlink-free) folders; the file's real path must be inside one of them."""
+    bucket: str | None = None
+    """The ``gs://`` bucket the URI named; None for a local path inside an allowed root."""
 
-    @property
-    def is_local(self) -> bool:
-        return self.protocol == "file"
+    def child(self, rel: str) -> Location:
+        """An entry below this folder location, ``rel`` being its ``/``-separated relative name."""
+        base = self.uri if self.uri.endswith("/") or not self.uri else self.uri + "/"
+        return Location(base + rel, os.path.join(self.path, *rel.split("/")), self.roots, self.bucket)
 
 
 class BucketMap:
-    """``{bucket: folder}``, resolving ``gs://bucket/key`` to ``folder/key`` safely."""
+    """``{bucket: folder}`` plus the allowed local roots: the only places objects and models come from."""
 
-    def __init__(self, buckets: Mapping[str, str | os.PathLike[str]] | None = None):
+    def __init__(
+        self,
+        buckets: Mapping[str, str | os.PathLike[str]] | None = None,
+        local_roots: Iterable[str | os.PathLike[str]] = (),
+    ):
         self._folders: dict[str, Path] = {}
         for bucket, folder in (buckets or {}).items():
             self.mount(bucket, folder)
+        if isinstance(local_roots, (str, os.PathLike)):
+            local_roots = [local_roots]  # one folder given as a string, not its characters
+        self._roots = tuple(dict.fromkeys(_real_folder(root, "allow local root") for root in local_roots))
 
     def mount(self, bucket: str, folder: str | os.PathLike) -> None:
         """Map a bucket name to an existing local folder."""
-        path = Path(folder).expanduser().resolve()
-        if not path.is_dir():
-            raise StorageError(f"Cannot mount bucket '{bucket}': folder {str(folder)!r} does not exist")
         if not bucket or "/" in bucket or "*" in bucket:
             raise StorageError(f"Invalid bucket name {bucket!r}")
-        self._folders[bucket] = path
+        self._folders[bucket] = Path(_real_folder(folder, f"mount bucket '{bucket}'"))
 
     @property
     def buckets(self) -> dict[str, Path]:
         return dict(self._folders)
 
+    @property
+    def local_roots(self) -> tuple[str, ...]:
+        return self._roots
+
     def resolve(self, uri: str) -> Location:
-        """Map a URI to where its bytes are; raises StorageError naming the URI.
+        """Map a URI to where its bytes are, if the policy allows it; raises StorageError naming the URI.
 
         What follows ``gs://bucket/`` or ``file://`` is a name taken as written, as GCS takes an
         object's name: ``#``, ``?`` and ``%`` are characters of file names, not URL syntax.
         """
+        if "\x00" in uri:
+            raise StorageError(f"{uri!r} contains a NUL byte, which no object name or file path can hold")
         scheme, sep, rest = uri.partition("://")
-        scheme = scheme.lower() if sep else ""
+        if not sep or not _SCHEME.fullmatch(scheme):
+            return self._resolve_local(uri, os.path.expanduser(uri))
+        scheme = scheme.lower()
         if scheme == "gs":
             bucket, _, key = rest.partition("/")
             return self._resolve_bucket(uri, bucket, "/" + key)
@@ -67,10 +94,12 @@ class BucketMap:
             host, _, path = rest.partition("/")  # file:///path, or file://localhost/path
             if host not in ("", "localhost"):
                 raise StorageError(f"{uri} names the host '{host}': file URIs are local paths, file:///path")
-            return Location(uri, "/" + path)
-        if not scheme:
-            return Location(uri, os.path.abspath(os.path.expanduser(uri)))
-        return Location(uri, uri, protocol=scheme)
+            return self._resolve_local(uri, "/" + path)
+        raise StorageError(
+            f"{uri}: {scheme}:// URIs are not read here; objects and models come from gs:// buckets mapped to "
+            "local folders (Engine(buckets={'bucket': '/folder'})) or from local paths inside allowed roots "
+            "(Engine(local_roots=['/folder']))"
+        )
 
     def _resolve_bucket(self, uri: str, bucket: str, key: str) -> Location:
         folder = self._folders.get(bucket)
@@ -83,14 +112,68 @@ class BucketMap:
         parts = [p for p in key.split("/") if p not in ("", ".")]
         if any(p == ".." for p in parts) or key.startswith("//"):
             raise StorageError(f"{uri} leaves its bucket: '..' and absolute segments are not allowed")
-        path = folder.joinpath(*parts)
-        return Location(uri, str(path), root=str(folder))
+        location = Location(uri, str(folder.joinpath(*parts)), (str(folder),), bucket)
+        _check_names(location)
+        check_confined(location)
+        return location
+
+    def _resolve_local(self, uri: str, path: str) -> Location:
+        location = Location(uri, os.path.abspath(path), self._roots)
+        _check_names(location)
+        real = os.path.realpath(location.path)
+        if _inside(real, self._roots):
+            return location
+        allowed = ", ".join(self._roots) or "none"
+        where = "resolves (through a symlink) outside" if _inside(location.path, self._roots) else "is outside"
+        hint = ""
+        for bucket, folder in sorted(self._folders.items()):
+            if _inside(real, (str(folder),)):
+                hint = f"; it is in bucket '{bucket}': name it gs://{bucket}/{os.path.relpath(real, folder)}"
+                break
+        raise StorageError(
+            f"{uri} {where} the allowed local roots (allowed: {allowed}); SQL reads local files only from "
+            f"folders you allow: {_HOW_TO_ALLOW}{hint}"
+        )
 
 
-def check_confined(location: Location, path: str | None = None) -> None:
-    """Refuse a path (after following symlinks) outside its mapped bucket folder."""
-    if location.root is None:
-        return
+def check_confined(location: Location, path: str | None = None) -> str:
+    """The real path of ``path`` (default: the location's), refused when outside the location's roots."""
     real = os.path.realpath(path or location.path)
-    if real != location.root and not real.startswith(location.root.rstrip(os.sep) + os.sep):
-        raise StorageError(f"{location.uri} resolves outside bucket folder {location.root} (symlink?)")
+    if _inside(real, location.roots):
+        return real
+    if location.bucket is not None:
+        raise StorageError(f"{location.uri} resolves outside bucket folder {location.roots[0]} (symlink?)")
+    raise StorageError(f"{location.uri} resolves outside the allowed local roots; {_HOW_TO_ALLOW}")
+
+
+def _inside(path: str, roots: Iterable[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _check_names(location: Location) -> None:
+    """Names the file system cannot hold are refused here, with the URI, not as an OS error later."""
+    try:
+        encoded = os.fsencode(location.path)
+    except UnicodeError:
+        raise StorageError(f"{location.uri} cannot be a local file name on this system") from None
+    if len(encoded) >= PATH_MAX:
+        raise StorageError(f"{location.uri} is too long for a local path ({len(encoded):,} bytes; the limit is 4,095)")
+    for part in encoded.split(os.fsencode(os.sep)):
+        if len(part) > NAME_MAX:
+            shown = os.fsdecode(part)[:40]
+            raise StorageError(
+                f"{location.uri} cannot be a local file: its part '{shown}...' is {len(part):,} bytes long, and "
+                f"file systems allow at most {NAME_MAX} bytes per file or folder name"
+            )
+
+
+def _real_folder(folder: str | os.PathLike, action: str) -> str:
+    """An existing folder's real path; StorageError naming it otherwise."""
+    try:
+        path = Path(folder).expanduser().resolve()
+        exists = path.is_dir()
+    except (OSError, ValueError, RuntimeError):
+        exists = False
+    if not exists:
+        raise StorageError(f"Cannot {action}: folder {str(folder)!r} does not exist")
+    return str(path)

@@ -47,6 +47,31 @@ class Context:
         # gs://my_bucket/cats/1.jpg now reads /data/photos/cats/1.jpg
     """
 
+    local_roots: list[str] = field(default_factory=list)
+    """Local folders whose files SQL may read by plain path or ``file:///`` URI (``uris``, ``model_path``).
+
+    Empty by default: BigQuery SQL names files by ``gs://`` URI, and a bucket mapping is your
+    consent to a folder, so SQL written elsewhere cannot read ``~/.ssh`` or ``/proc``. Read when
+    the engine starts: set it before the first query, or call :meth:`close` after changing it.
+
+    Example::
+
+        context.local_roots = ["/data/photos"]
+        # uris = ['/data/photos/*'] and model_path = 'file:///data/photos/m.onnx' now work
+    """
+
+    memory_budget: int | str | None = None
+    """Bytes (or ``'4GB'``, ``'512MiB'``) that DuckDB and image work may hold together.
+
+    ``None``: a quarter of the machine's memory, at most 4 GiB. Big images wait for each other
+    within it, and one that could never fit is refused with an error instead of exhausting the
+    machine. Read when the engine starts, like ``local_roots``.
+
+    Example::
+
+        context.memory_budget = "8GB"
+    """
+
     progress_bar_type: str | None = "tqdm_notebook"
     """Progress bar for long image work and ``ML.PREDICT``, as in ``%%bigquery``.
 
@@ -103,7 +128,12 @@ class Context:
         workspace = None if self.workspace is None else Path(self.workspace).expanduser().resolve()
         if self._engine is None or workspace != self._engine_workspace:
             self.close()
-            self._engine = Engine(workspace=workspace, buckets=self.buckets)
+            self._engine = Engine(
+                workspace=workspace,
+                buckets=self.buckets,
+                local_roots=self.local_roots,
+                memory_budget=self.memory_budget,
+            )
             self._engine_workspace = workspace
         else:
             for bucket, folder in self.buckets.items():  # assignments to .buckets, not mount()

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,16 +25,17 @@ from sqlglot import exp
 
 from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.models import ModelStore
-from bqml_magic.errors import BQMLError, StorageError
+from bqml_magic.errors import BQMLError, Cancelled, LimitError, SQLError, StorageError
 from bqml_magic.execution import udfs
 from bqml_magic.execution.relay import FailureRelay
 from bqml_magic.execution.run import Execution, StatementOptions
 from bqml_magic.execution.services import Services
 from bqml_magic.execution.statements import HANDLERS, StatementResult
+from bqml_magic.memory import MemoryBudget
 from bqml_magic.model_info import ModelInfo
 from bqml_magic.progress import Progress
 from bqml_magic.sql.kinds import RelationKind, statement_kind
-from bqml_magic.sql.names import object_name
+from bqml_magic.sql.names import name_from_text
 from bqml_magic.sql.parse import Statement, parse_script
 from bqml_magic.storage.objects import ObjectStore
 from bqml_magic.storage.uris import BucketMap
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from bqml_magic.dryrun import DryRunReport
 
 CATALOG_FILE = "catalog.duckdb"
+_OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+"""Connections of this process's open engines: DuckDB shares one database per file in a process."""
 
 
 @dataclass
@@ -62,7 +65,10 @@ class Engine:
     ``workspace``: folder where the catalog and frozen model copies persist across
     processes (None: in memory, gone with the engine). ``buckets``: ``{bucket: folder}`` so
     ``gs://bucket/key`` reads ``folder/key``. ``batch_rows``: rows per streamed batch of
-    image work (memory is bounded by it).
+    image work. ``memory_budget``: bytes (or ``'4GB'``) for DuckDB and image work together;
+    default a quarter of the machine's memory, at most 4 GiB (see ``memory.py``).
+    ``local_roots``: local folders whose files SQL may name by plain path or ``file://`` URI;
+    none by default (docs/behaviour.md#access-policy).
     """
 
     def __init__(
@@ -71,8 +77,10 @@ class Engine:
         buckets: Mapping[str, str | os.PathLike[str]] | None = None,
         *,
         batch_rows: int = 16,
+        memory_budget: int | str | None = None,
+        local_roots: Iterable[str | os.PathLike[str]] = (),
     ):
-        self.buckets = BucketMap(buckets)
+        self.buckets = BucketMap(buckets, local_roots)
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
         if self.workspace is not None:
             self.workspace.mkdir(parents=True, exist_ok=True)
@@ -80,11 +88,9 @@ class Engine:
         else:
             database, models_root = ":memory:", Path(tempfile.mkdtemp(prefix="bqml_models_"))
             weakref.finalize(self, shutil.rmtree, models_root, True)
-        try:
-            con = duckdb.connect(database)
-        except duckdb.Error as exc:
-            raise StorageError(f"Cannot open workspace {self.workspace}: {exc} (is another process using it?)") from exc
-        con.execute("SET TimeZone = 'UTC'").fetchall()
+        cancel = threading.Event()
+        budget = MemoryBudget.of(memory_budget, cancel)
+        con = _connect(database, self.workspace, budget)
         catalog = Catalog(con, self.buckets, models_root)
         self._services = Services(
             con=con,
@@ -93,8 +99,9 @@ class Engine:
             objects=ObjectStore(self.buckets),
             pool=ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml"),
             relay=FailureRelay(),
-            cancel=threading.Event(),
+            cancel=cancel,
             batch_rows=batch_rows,
+            budget=budget,
         )
         udfs.register(self._services)
         self._lock = threading.RLock()
@@ -150,11 +157,11 @@ class Engine:
 
     def describe_model(self, name: str) -> ModelInfo:
         """A model's type, source, size and schema (features and labels)."""
-        return self._services.models.info(object_name(exp.to_table(name, dialect="bigquery"), "Model"))
+        return self._services.models.info(name_from_text(name, "Model"))
 
     def table_kind(self, name: str) -> RelationKind | None:
         """What ``dataset.name`` is (an object table, table, view or model), or None."""
-        parsed = object_name(exp.to_table(name, dialect="bigquery"))
+        parsed = name_from_text(name)
         catalog = self._services.catalog
         return catalog.kind(parsed) if catalog.has_dataset(parsed.dataset) else None
 
@@ -183,6 +190,7 @@ class Engine:
             running.interrupt()
 
     def close(self) -> None:
+        _OPEN.discard(self._services.con)
         self._services.con.close()
         self._services.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -197,10 +205,58 @@ class Engine:
         except KeyboardInterrupt:
             self.interrupt()
             raise
-        except duckdb.Error as exc:
+        except (duckdb.Error, OSError) as exc:
+            if self._services.cancel.is_set() or isinstance(exc, duckdb.InterruptException):
+                raise Cancelled("Query cancelled") from exc  # whatever a cut-off stream or cursor said
+            if not isinstance(exc, duckdb.Error):
+                raise
             raise execution.error(exc, statement if isinstance(statement, exp.Expression) else None) from exc
+        except RecursionError as exc:
+            raise SQLError("The statement is nested too deeply to run (expressions, subqueries or views)") from exc
+        except MemoryError as exc:
+            raise LimitError("Out of memory: lower Engine(memory_budget=...) or the rows per batch") from exc
         finally:
             execution.close()
             self._running = None
         self._services.models.forget(result.folders_to_delete)
         return result
+
+
+_NO_EXTENSIONS = ("autoinstall_known_extensions", "autoload_known_extensions")
+
+
+def _connect(database: str, workspace: Path | None, budget: MemoryBudget) -> duckdb.DuckDBPyConnection:
+    """The catalog's connection, locked down for user SQL: no file, network or extension access
+    from SQL (objects are read by us, under the access policy), settings that SQL cannot change."""
+    if workspace is not None and any(con for con in _OPEN if _database_of(con) == database):
+        raise StorageError(
+            f"Workspace {workspace} is already open in this process by another Engine: use that engine, "
+            "or close it first (engine.close(); the %%bqml magic's engine is bqml_magic.context.engine())"
+        )
+    try:
+        con = duckdb.connect(database, config=dict.fromkeys(_NO_EXTENSIONS, False))
+    except duckdb.Error as exc:
+        raise StorageError(
+            f"Cannot open workspace {workspace}: another process is using it ({_first_line(exc)}). "
+            "Close that kernel or engine, or use another workspace."
+        ) from exc
+    for setting in (
+        "SET TimeZone = 'UTC'",
+        f"SET memory_limit = '{budget.duckdb}B'",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ):
+        con.execute(setting).fetchall()
+    _OPEN.add(con)
+    return con
+
+
+def _database_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    with contextlib.suppress(duckdb.Error):
+        row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+        return str(row[0]) if row else None
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -7,19 +7,19 @@ the table. simplejpeg, Pillow and numpy release the GIL, so threads use every co
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from bqml_magic.errors import Cancelled
+from bqml_magic.execution.fanout import fan_out
+from bqml_magic.execution.services import Services
 from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values, result_array
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
+from bqml_magic.memory import PixelPool
 from bqml_magic.sql.lift import Call, FileLeaf, Island, Leaf, LiftPlan, Node
-
-Reader = Callable[[str], bytes]
 
 
 def output_schema(plan: LiftPlan, inner: pa.Schema) -> pa.Schema:
@@ -48,17 +48,12 @@ def result_type(node: Node, inner: pa.Schema) -> pa.DataType:
 
 
 def evaluate(
-    plan: LiftPlan,
-    batches: Iterator[pa.RecordBatch],
-    pool: ThreadPoolExecutor,
-    read: Reader,
-    cancel: threading.Event,
-    schema: pa.Schema,
+    plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Services, schema: pa.Schema
 ) -> Iterator[pa.RecordBatch]:
-    """Inner batches in, finished batches out, in order."""
+    """Inner batches in, finished batches out, in order; every call within the memory budget."""
     islands = {i.placeholder: i for i in plan.islands}
     for batch in batches:
-        if cancel.is_set():
+        if services.cancel.is_set():
             raise Cancelled("Query cancelled")
         columns = []
         for name in batch.schema.names:
@@ -68,21 +63,20 @@ def evaluate(
             if island is None:
                 columns.append(batch.column(name))
             else:
-                columns.append(_island_column(island, batch, pool, read, schema.field(island.name).type))
+                columns.append(_island_column(island, batch, services, schema.field(island.name).type))
         yield pa.record_batch(columns, schema=schema)
 
 
-def _island_column(
-    island: Island, batch: pa.RecordBatch, pool: ThreadPoolExecutor, read: Reader, arrow_type: pa.DataType
-) -> pa.Array:
+def _island_column(island: Island, batch: pa.RecordBatch, services: Services, arrow_type: pa.DataType) -> pa.Array:
     leaves: dict[str, list[Any]] = {}
     _collect(island.tree, batch, leaves)
     uris = _uris(island.tree, leaves)
+    context = _Row(leaves, services.objects.read, services.budget.pixels)
 
     def row(i: int) -> Any:
-        return _eval(island.tree, i, leaves, read, uris[i] if uris else None)
+        return _eval(island.tree, i, context, uris[i] if uris else None)
 
-    return result_array(list(pool.map(row, range(batch.num_rows))), arrow_type)
+    return result_array(list(fan_out(services, row, range(batch.num_rows))), arrow_type)
 
 
 def _collect(node: Node, batch: pa.RecordBatch, out: dict[str, list[Any]]) -> None:
@@ -107,11 +101,20 @@ def _uris(node: Node, leaves: dict[str, list[Any]]) -> list[Any] | None:
     return None
 
 
-def _eval(node: Node, i: int, leaves: dict[str, list[Any]], read: Reader, uri: str | None) -> Any:
+@dataclass(frozen=True)
+class _Row:
+    """What evaluating a row needs: the batch's argument columns, a reader, the pixel budget."""
+
+    leaves: dict[str, list[Any]]
+    read: Callable[[str], bytes]
+    pixels: PixelPool
+
+
+def _eval(node: Node, i: int, row: _Row, uri: str | None) -> Any:
     if isinstance(node, Leaf):
-        return leaves[node.column][i]
+        return row.leaves[node.column][i]
     if isinstance(node, FileLeaf):
-        value = leaves[node.column][i]
-        return None if value is None else read(value)
-    args = [_eval(arg, i, leaves, read, uri) for arg in node.args]
-    return node.function.call(args, uri)
+        value = row.leaves[node.column][i]
+        return None if value is None else row.read(value)
+    args = [_eval(arg, i, row, uri) for arg in node.args]
+    return node.function.call(args, uri, row.pixels)

@@ -9,6 +9,7 @@ SQL; an exception raised inside a stream or function DuckDB was calling comes ba
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,9 +28,12 @@ from bqml_magic.progress import Progress
 from bqml_magic.sql import pipeline
 from bqml_magic.sql.duckdb_errors import from_duckdb
 from bqml_magic.sql.kinds import RelationKind
-from bqml_magic.sql.names import Name
+from bqml_magic.sql.names import Name, at
 from bqml_magic.sql.passes import as_subquery
 from bqml_magic.sql.rewrite import PredictCall
+
+OBJECT_BATCH_ROWS = 8
+"""Rows per chunk where DuckDB itself calls ML.* functions on an object table's rows."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,17 @@ class Execution:
             self._fresh.add(name.key)
         return kind
 
+    def view_query(self, name: Name) -> exp.Expression | None:
+        return self.services.catalog.view_query(name)
+
+    def object_rows(self, name: Name, source: str) -> tuple[exp.Expr, str]:
+        return self.services.catalog.object_rows(name, source)
+
     def translate(
-        self, statement: exp.Expression, *, lift: bool = False, local_names: Iterable[str] = ()
+        self, statement: exp.Expression, *, lift: bool = False, local_names: Iterable[str] = (), stored: bool = False
     ) -> pipeline.Translation:
-        return pipeline.translate(statement, self, lift=lift, local_names=local_names)
+        """``stored``: for a view's definition, which must not name this statement's streams."""
+        return pipeline.translate(statement, self, lift=lift, local_names=local_names, executing=not stored)
 
     # -- queries --------------------------------------------------------------------------
     def stream(self, query: exp.Expression) -> Stream:
@@ -89,16 +100,15 @@ class Execution:
         keep: list[Any] = [cur]
         for call in translation.predictions:
             self._register_prediction(cur, call, keep)
+        keep.extend(self._register_object_streams(cur, translation))
         reader = self.relation(cur, translation).to_arrow_reader(self.services.batch_rows)
         batches: Iterator[pa.RecordBatch] = iter(reader)
         plan = translation.lifted
-        if plan is None:
-            return Stream(reader.schema, batches, keep)
-        schema = lifted.output_schema(plan, reader.schema)
-        services = self.services
-        return Stream(
-            schema, lifted.evaluate(plan, batches, services.pool, services.objects.read, services.cancel, schema), keep
-        )
+        schema = reader.schema if plan is None else lifted.output_schema(plan, reader.schema)
+        _check_unique_names(schema, query)
+        if plan is not None:
+            batches = lifted.evaluate(plan, batches, self.services, schema)
+        return Stream(schema, batches, keep)
 
     def count(self, query: exp.Expression) -> int | None:
         """Rows a query gives, from its relational part alone (cheap: no images); None with ML.PREDICT."""
@@ -106,8 +116,12 @@ class Execution:
         if translation.predictions:
             return None
         counted = exp.select(exp.func("COUNT", exp.Star())).from_(as_subquery(translation.tree, "_counted"))
-        relation = self.relation(self.cursor(), dataclasses.replace(translation, tree=counted))
-        return int(relation.fetchall()[0][0])
+        cur = self.cursor()
+        keep = self._register_object_streams(cur, translation)
+        relation = self.relation(cur, dataclasses.replace(translation, tree=counted))
+        count = int(relation.fetchall()[0][0])
+        del keep
+        return count
 
     def collect(self, stream: Stream, statement: exp.Expression) -> pa.Table:
         """All batches of a stream; errors from inside DuckDB or the streams, translated."""
@@ -140,13 +154,20 @@ class Execution:
         except duckdb.Error as exc:
             raise self.error(exc, translation.tree) from exc
 
-    def execute(self, sql: str, tree: exp.Expression) -> None:
+    def execute(self, sql: str, tree: exp.Expression, translation: pipeline.Translation | None = None) -> None:
         """Run translated DDL / DML to completion on the engine's connection (in its transaction);
-        ``tree`` is what it was made from, for parameters and error positions."""
+        ``tree`` is what it was made from, for parameters and error positions; ``translation``
+        brings the object streams it reads."""
+        con = self.services.con
+        streams = self._register_object_streams(con, translation) if translation is not None else []
         try:
-            self.services.con.execute(sql, self._params(tree) or None).fetchall()
+            con.execute(sql, self._params(tree) or None).fetchall()
         except duckdb.Error as exc:
             raise self.error(exc, tree) from exc
+        finally:
+            for name in translation.object_streams if streams and translation is not None else ():
+                with contextlib.suppress(duckdb.Error):
+                    con.unregister(name)
 
     def error(self, exc: BaseException, tree: exp.Expression | None) -> BaseException:
         """The exception to raise for a DuckDB error: ours, if one of our functions caused it."""
@@ -168,8 +189,20 @@ class Execution:
         used = {p.name for p in tree.find_all(exp.Parameter)}
         missing = used - set(self.options.params)
         if missing:
-            raise SQLError(f"Query parameter(s) not given: {', '.join('@' + m for m in sorted(missing))}")
+            first = next(p for p in tree.find_all(exp.Parameter) if p.name in missing)
+            names = ", ".join("@" + m for m in sorted(missing))  # sqlglot does not place parameters:
+            raise SQLError(f"Query parameter(s) not given: {names}", **at(first.parent or first))  # their expression
         return {k: v for k, v in self.options.params.items() if k in used}
+
+    def _register_object_streams(
+        self, cur: duckdb.DuckDBPyConnection, translation: pipeline.Translation
+    ) -> list[pa.RecordBatchReader]:
+        """Each object table the translation streams, read in small batches on a cursor of its own."""
+        readers = []
+        for placeholder, listed in translation.object_streams.items():
+            rows = self.cursor().sql(listed).to_arrow_reader(OBJECT_BATCH_ROWS)
+            readers.append(self.register(cur, placeholder, rows.schema, iter(rows)))
+        return readers
 
     def _register_prediction(self, cur: duckdb.DuckDBPyConnection, call: PredictCall, keep: list[Any]) -> None:
         models = self.services.models
@@ -185,3 +218,14 @@ class Execution:
         out = prediction.predict(runtime, info.name, upstream.batches, upstream.schema, progress.update)
         schema = prediction.output_schema(runtime.schema, upstream.schema)
         keep.extend([upstream, self.register(cur, call.placeholder, schema, out)])
+
+
+def _check_unique_names(schema: pa.Schema, query: exp.Expression) -> None:
+    """BigQuery refuses a result with two columns of one name (``SELECT *, x AS uri``)."""
+    counts = collections.Counter(name.lower() for name in schema.names)
+    duplicates = sorted({name for name in schema.names if counts[name.lower()] > 1})
+    if duplicates:
+        raise SQLError(
+            f"Duplicate column names in the result are not supported. Found duplicate(s): {', '.join(duplicates)}",
+            **at(query),
+        )

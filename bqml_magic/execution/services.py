@@ -11,6 +11,7 @@ import duckdb
 from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.models import ModelStore
 from bqml_magic.execution.relay import FailureRelay
+from bqml_magic.memory import MemoryBudget
 from bqml_magic.storage.objects import ObjectStore
 
 
@@ -20,8 +21,8 @@ class Services:
 
     ``con``: the catalog's DuckDB connection (queries run on cursors of it); ``pool``: the
     threads image work runs on; ``cancel``: set by an interrupt, checked between batches;
-    ``relay``: carries exceptions across DuckDB; ``batch_rows``: rows per streamed batch,
-    what bounds memory.
+    ``relay``: carries exceptions across DuckDB; ``batch_rows``: rows per streamed batch;
+    ``budget``: the bytes image work and DuckDB may hold.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -32,3 +33,4 @@ class Services:
     relay: FailureRelay
     cancel: threading.Event
     batch_rows: int
+    budget: MemoryBudget

@@ -26,7 +26,7 @@ from bqml_magic.errors import AlreadyExistsError, SQLError
 from bqml_magic.execution.run import Execution
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.kinds import QUERY_TYPES, RelationKind, StatementKind
-from bqml_magic.sql.names import Name, at, dataset_name, object_name
+from bqml_magic.sql.names import Name, at, dataset_name, name_from_text, object_name
 from bqml_magic.sql.options import options_of
 from bqml_magic.sql.passes import first_rows
 from bqml_magic.sql.pipeline import to_duckdb
@@ -126,7 +126,7 @@ def create_table(run: Execution, statement: exp.Create) -> StatementResult:
     header = _ddl_header(statement, name)
     query = statement.expression.this if isinstance(statement.expression, exp.Subquery) else statement.expression
     if view:
-        body = run.translate(query)
+        body = run.translate(query, stored=True)
         if body.predictions:
             raise SQLError("ML.PREDICT inside a view is not supported here; use CREATE TABLE ... AS", **at(query))
         _replace(run, name, old_kind, f"{to_duckdb(header)} AS {body.sql}", statement)
@@ -170,7 +170,7 @@ def dml(run: Execution, statement: exp.Expression) -> StatementResult:
             source.replace(exp.select("*").from_(stage))
         translation = run.translate(statement, local_names=[stage] if stage else [])
         with transaction(run.services.con):
-            run.execute(translation.sql, translation.tree)
+            run.execute(translation.sql, translation.tree, translation)
     return StatementResult(StatementKind.DML)
 
 
@@ -181,7 +181,7 @@ def call(run: Execution, statement: exp.Command) -> StatementResult:
         raise SQLError(
             f"Procedure not supported here: {text}; supported: BQ.REFRESH_EXTERNAL_METADATA_CACHE('dataset.table')"
         )
-    name = object_name(exp.to_table(match[1], dialect="bigquery"))
+    name = name_from_text(match[1])
     run.services.catalog.ensure_fresh(name, force=True)
     return StatementResult(StatementKind.CALL, str(name))
 

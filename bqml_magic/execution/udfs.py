@@ -3,35 +3,45 @@ they are not lifted into the streamed path.
 
 Registered once per database (cursors share them). All are Arrow-vectorised and fan their
 rows out over the engine's thread pool; their exceptions cross DuckDB through the relay.
+Functions that take bytes also come in a ``_file`` form taking the object's uri: the file is
+read in the worker (DuckDB never holds a chunk of files) and errors name the object. Each
+call's results are held to a share of the memory budget: a chunk of huge images is an error,
+not an out-of-memory kill.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 
+from bqml_magic.errors import LimitError
+from bqml_magic.execution.fanout import fan_out
 from bqml_magic.execution.services import Services
 from bqml_magic.functions import REGISTRY, MLFunction
 from bqml_magic.functions.base import DUCKDB_TYPES, RESULT_TYPES, column_values, result_array
-from bqml_magic.images.image import FLOAT_IMAGE_TYPE
-from bqml_magic.sql.ml import READ_UDF
+from bqml_magic.images.image import FLOAT_IMAGE_TYPE, Image
+from bqml_magic.sql.ml import FILE_SUFFIX, READ_UDF
 
 MD5_UDF = "bqml_md5"
+CHUNK_SHARE = 2
+"""One UDF call may hold half the image budget in results: DuckDB runs one per thread, and
+streamed object tables give it a few rows a call, so only a chunk DuckDB itself grew can pass it."""
 
 
 def register(services: Services) -> None:
     """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on the engine's database."""
-    pool, objects = services.pool, services.objects
+    objects = services.objects
 
     def read_column(uris: pa.Array) -> pa.Array:
         values = uris.to_pylist()
-        return pa.array(list(pool.map(lambda u: None if u is None else objects.read(u), values)), pa.binary())
+        return pa.array(list(fan_out(services, lambda u: None if u is None else objects.read(u), values)), pa.binary())
 
     def md5_column(uris: pa.Array, generations: pa.Array) -> pa.Array:
         pairs = list(zip(uris.to_pylist(), generations.to_pylist()))
-        digests = pool.map(lambda p: None if p[0] is None else objects.md5(*p), pairs)
+        digests = fan_out(services, lambda p: None if p[0] is None else objects.md5(*p), pairs)
         return pa.array(list(digests), pa.string())
 
     _create(services, READ_UDF, read_column, ["VARCHAR"], "BLOB")
@@ -43,17 +53,52 @@ def register(services: Services) -> None:
 def _register_ml(services: Services, function: MLFunction) -> None:
     # DuckDB UDFs have one signature: images arrive as FLOAT64 (INT64 ones are cast by DuckDB).
     arrow_result = RESULT_TYPES.get(function.result, FLOAT_IMAGE_TYPE)
+    result_type = _duckdb_type(arrow_result)
+    params = [DUCKDB_TYPES[k] for k in function.arg_kinds]
+    files = [i for i, kind in enumerate(function.arg_kinds) if kind == "bytes"]
+    pixels, cap = services.budget.pixels, services.budget.pixels.capacity // CHUNK_SHARE
+
+    def evaluate(rows: list[tuple[Any, ...]], uris: list[str | None]) -> pa.Array:
+        def one(i: int) -> Any:
+            args = rows[i]
+            if uris[i] is not None:
+                args = tuple(
+                    services.objects.read(a) if k in files and a is not None else a for k, a in enumerate(args)
+                )
+            return function.call(args, uris[i], pixels)
+
+        results, held = [], 0
+        for value in fan_out(services, one, range(len(rows))):
+            held += value.pixels.size * 8 if isinstance(value, Image) else 0
+            if held > cap:
+                raise LimitError(
+                    f"{len(rows)} rows of {function.name} evaluated together in SQL hold over "
+                    f"{cap / 2**20:,.0f} MB of image values, half the image budget: raise Engine(memory_budget=...) "
+                    "or context.memory_budget, or compute the images in the SELECT list (streamed in small batches)",
+                    function=function.name,
+                )
+            results.append(value)
+        return result_array(results, arrow_result)
 
     def udf(*columns: pa.Array) -> pa.Array:
         rows = list(zip(*(column_values(c, k) for c, k in zip(columns, function.arg_kinds))))
-        return result_array(list(services.pool.map(function.call, rows)), arrow_result)
+        return evaluate(rows, [None] * len(rows))
 
-    result_type = _duckdb_type(arrow_result)
-    params = [DUCKDB_TYPES[k] for k in function.arg_kinds]
-    _create(services, function.udf_name, udf, params, result_type)
-    if function.required is not None and function.required < len(params):
-        # DuckDB has no optional UDF arguments: register the short form under its own name.
-        _create(services, f"{function.udf_name}_{function.required}", udf, params[: function.required], result_type)
+    def udf_over_files(*columns: pa.Array) -> pa.Array:
+        """The same, its bytes argument given as the object's uri: read in the worker, errors name it."""
+        kinds = ["string" if k == "bytes" else k for k in function.arg_kinds]
+        rows = list(zip(*(column_values(c, k) for c, k in zip(columns, kinds))))
+        return evaluate(rows, [row[files[0]] for row in rows])
+
+    file_params = ["VARCHAR" if k == "bytes" else p for k, p in zip(function.arg_kinds, params)]
+    for suffix, fn, types in (("", udf, params), (FILE_SUFFIX, udf_over_files, file_params)):
+        if suffix and not files:
+            continue
+        _create(services, function.udf_name + suffix, fn, types, result_type)
+        if function.required is not None and function.required < len(types):
+            # DuckDB has no optional UDF arguments: register the short form under its own name.
+            short = f"{function.udf_name}{suffix}_{function.required}"
+            _create(services, short, fn, types[: function.required], result_type)
 
 
 def _create(services: Services, name: str, fn: Callable[..., pa.Array], params: list[str], result_type: str) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from bqml_magic.errors import BQMLError, SQLError
+from bqml_magic.errors import BQMLError, LimitError, SQLError
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE, Image, from_arrow, to_arrow
+from bqml_magic.memory import PixelPool
 
 # argument kinds -> DuckDB parameter type for the UDF form
 DUCKDB_TYPES = {
@@ -32,13 +33,15 @@ SAME_AS_INPUT = "same_image"  # result kind of functions that keep their image's
 
 @dataclass(frozen=True)
 class MLFunction:
-    """``ML.NAME(args...)``: argument kinds (trailing ones optional), result kind, kernel."""
+    """``ML.NAME(args...)``: argument kinds (trailing ones optional), result kind, kernel, and
+    ``cost``: the kernel's peak bytes for given arguments, reserved from the memory budget."""
 
     name: str
     arg_kinds: tuple[str, ...]
     result: str
     kernel: Callable[..., Any]
     required: int | None = None
+    cost: Callable[..., int] | None = None
 
     @property
     def udf_name(self) -> str:
@@ -50,15 +53,61 @@ class MLFunction:
             want = str(low) if low == len(self.arg_kinds) else f"{low} to {len(self.arg_kinds)}"
             raise SQLError(f"{self.name} takes {want} arguments, got {count}")
 
-    def call(self, args: Sequence[Any], uri: str | None = None) -> Any:
-        """One row; NULL in gives NULL out; errors say which function and which object."""
+    def call(self, args: Sequence[Any], uri: str | None = None, pixels: PixelPool | None = None) -> Any:
+        """One row; NULL in gives NULL out; errors say which function and which object.
+
+        With ``pixels``, the call first reserves its peak bytes, waiting while other calls
+        hold the budget.
+        """
         if any(a is None for a in args):
             return None
         try:
-            return self.kernel(*args)
+            args = [check_kind(value, kind, self.name) for value, kind in zip(args, self.arg_kinds)]
+            if pixels is None or self.cost is None:
+                return self.kernel(*args)
+            with pixels.reserve(self.cost(*args)):
+                return self.kernel(*args)
         except BQMLError as exc:
             exc.add_context(function=self.name, uri=uri)
             raise
+        except MemoryError as exc:
+            message = "Out of memory: this machine could not hold the image; lower Engine(memory_budget=...)"
+            raise LimitError(message, function=self.name, uri=uri) from exc
+
+
+_KIND_NAMES = {"bytes": "BYTES", "image": "an image STRUCT", "int": "INT64", "bool": "BOOL", "string": "STRING"}
+_KIND_TYPES: dict[str, type | tuple[type, ...]] = {
+    "bytes": (bytes, bytearray, memoryview),
+    "image": Image,
+    "int": int,
+    "bool": bool,
+    "string": str,
+}
+
+
+def check_kind(value: Any, kind: str, function: str) -> Any:
+    """A row's argument as its kernel expects it, or the SQL type error BigQuery would give.
+
+    DuckDB's UDF signatures cast most arguments; literals and values streamed past DuckDB
+    (lifted projections) arrive as they are, so ``ML.RESIZE_IMAGE(img, 'a', 2, FALSE)`` and
+    ``ML.DECODE_IMAGE(uri)`` are caught here rather than deep in a kernel.
+    """
+    if kind == "bytes" and isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    expected = _KIND_TYPES.get(kind)
+    if expected is None or (isinstance(value, expected) and not (kind == "int" and isinstance(value, bool))):
+        return value
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind == "image" and isinstance(value, dict):
+        raise SQLError(f"{function} expects an image STRUCT<dimensions, values>; got a STRUCT without them")
+    got = {bytes: "BYTES", str: "STRING", bool: "BOOL", int: "INT64", float: "FLOAT64"}.get(type(value), "a value")
+    raise SQLError(f"{function} expects {_KIND_NAMES[kind]}, got {got} {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def column_values(array: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
@@ -87,7 +136,7 @@ def result_array(values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
 
 
 def image_arg(value: Any) -> Image:
-    """Images reach kernels as Image; a table cell may still be a plain dict."""
+    """Images reach kernels as Image (``check_kind`` made sure of it)."""
     if isinstance(value, Image):
         return value
-    raise SQLError(f"Expected an image STRUCT<dimensions, values>, got {type(value).__name__}")
+    raise SQLError("Expected an image STRUCT<dimensions, values>")

@@ -32,7 +32,7 @@ import simplejpeg
 from PIL import BmpImagePlugin, PngImagePlugin
 
 from bqml_magic.errors import ImageError, LimitError
-from bqml_magic.images.image import Image
+from bqml_magic.images.image import MAX_VALUE_BYTES, Image
 from bqml_magic.images.probe import DECODE_ERROR, probe_image
 from bqml_magic.images.resize import bilinear, fit_size
 
@@ -42,8 +42,8 @@ MAX_INPUT_BYTES = 10_000_000
 MAX_PIXEL_BYTES = 2**29
 """Decompression-bomb guard on height * width * 3: TensorFlow's own JPEG limit [ours for PNG/BMP]."""
 
-MAX_DECODED_BYTES = 60 * 2**20
-"""BigQuery downscales a decoded image whose FLOAT64 values exceed 60 MB [doc]; MB = 2**20 [ours]."""
+MAX_DECODED_BYTES = MAX_VALUE_BYTES
+"""BigQuery downscales a decoded image whose FLOAT64 values exceed 60 MB [doc]."""
 
 
 def decode_image(data: bytes) -> Image:

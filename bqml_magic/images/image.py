@@ -17,6 +17,10 @@ import pyarrow as pa
 
 from bqml_magic.errors import ImageError
 
+MAX_VALUE_BYTES = 60 * 2**20
+"""An image's FLOAT64 values are at most 60 MB: BigQuery downscales a decoded image to fit [doc]
+(MB = 2**20 [ours]); we hold every image a function makes to the same bound [ours]."""
+
 FLOAT_IMAGE_TYPE = pa.struct([("dimensions", pa.list_(pa.int64())), ("values", pa.list_(pa.float64()))])
 INT_IMAGE_TYPE = pa.struct([("dimensions", pa.list_(pa.int64())), ("values", pa.list_(pa.int64()))])
 

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bqml_magic.errors import ImageError
-from bqml_magic.images.image import Image
+from bqml_magic.errors import ImageError, LimitError
+from bqml_magic.images.image import MAX_VALUE_BYTES, Image
+
+MAX_SIDE = 2**31 - 1
+"""TensorFlow takes the target size as int32."""
+BAND_VALUES = 2**20
+"""Output values computed per band: the kernel's temporaries stay a few MB whatever the size."""
 
 
 def resize_image(img: Image, height: int, width: int, preserve_aspect_ratio: bool) -> Image:
@@ -22,16 +27,28 @@ def resize_image(img: Image, height: int, width: int, preserve_aspect_ratio: boo
     FLOAT64 images come back with float32 pixels (BigQuery's values have float32
     precision); INT64 images come back as INT64, rounded half to even.
     """
-    if height <= 0 or width <= 0:
-        raise ImageError(f"Target size must be positive, got height {height} and width {width}")
-    in_h, in_w, _ = img.shape
-    if in_h == 0 or in_w == 0:
-        raise ImageError(f"Cannot resize an empty image of {in_h}x{in_w} pixels")
-    out_h, out_w = fit_size(in_h, in_w, height, width) if preserve_aspect_ratio else (height, width)
+    out_h, out_w = target_size(img, height, width, preserve_aspect_ratio)
     resized = bilinear(img, out_h, out_w)
     if img.is_float:
         return Image(resized, is_float=True)
     return Image(np.rint(resized).astype(np.int64), is_float=False)
+
+
+def target_size(img: Image, height: int, width: int, preserve_aspect_ratio: bool) -> tuple[int, int]:
+    """The output size, checked: positive int32 sides, and at most 60 MB of FLOAT64 values
+    (the size ML.DECODE_IMAGE downscales to) [ours], so no target can take the machine down."""
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise ImageError(f"Target size must be between 1 and {MAX_SIDE}, got height {height} and width {width}")
+    in_h, in_w, channels = img.shape
+    if in_h == 0 or in_w == 0:
+        raise ImageError(f"Cannot resize an empty image of {in_h}x{in_w} pixels")
+    out_h, out_w = fit_size(in_h, in_w, height, width) if preserve_aspect_ratio else (height, width)
+    if out_h * out_w * channels * 8 > MAX_VALUE_BYTES:
+        raise LimitError(
+            f"Resizing to {out_h}x{out_w} with {channels} channel(s) gives {out_h * out_w * channels * 8:,} bytes "
+            f"of FLOAT64 values; an image may hold at most {MAX_VALUE_BYTES:,} (60 MB)"
+        )
+    return out_h, out_w
 
 
 def fit_size(in_h: int, in_w: int, box_h: int, box_w: int) -> tuple[int, int]:
@@ -54,20 +71,28 @@ def fit_size(in_h: int, in_w: int, box_h: int, box_w: int) -> tuple[int, int]:
 def bilinear(img: Image, out_h: int, out_w: int) -> np.ndarray:
     """The image's float32 values resized to ``out_h`` x ``out_w``, bit-exact with TensorFlow.
 
-    The four corner arrays are gathered in one go from the stored pixels (often uint8) and
-    only then converted to float32, which is exact per value: a downscale converts only
-    what it reads.
+    The four corners are gathered from the stored pixels (often uint8) and only then converted
+    to float32, which is exact per value: a downscale converts only what it reads. Output rows
+    are independent, so they are computed in bands of about ``BAND_VALUES`` values: the
+    temporaries stay small however large the output.
     """
     ylo, yhi, ylerp = _axis(img.shape[0], out_h)
     xlo, xhi, xlerp = _axis(img.shape[1], out_w)
-    rows = img.pixels[np.concatenate([ylo, yhi])]
-    corners = Image(np.take(rows, np.concatenate([xlo, xhi]), axis=1), img.is_float).as_float32()
-    top_left, top_right = corners[:out_h, :out_w], corners[:out_h, out_w:]
-    bottom_left, bottom_right = corners[out_h:, :out_w], corners[out_h:, out_w:]
-    xlerp = xlerp[None, :, None]
-    top = top_left + (top_right - top_left) * xlerp
-    bottom = bottom_left + (bottom_right - bottom_left) * xlerp
-    return top + (bottom - top) * ylerp[:, None, None]
+    columns = np.concatenate([xlo, xhi])
+    out = np.empty((out_h, out_w, img.shape[2]), dtype=np.float32)
+    band = max(1, BAND_VALUES // (out_w * img.shape[2]))
+    for start in range(0, out_h, band):
+        rows = slice(start, min(start + band, out_h))
+        count = rows.stop - start
+        picked = img.pixels[np.concatenate([ylo[rows], yhi[rows]])]
+        corners = Image(np.take(picked, columns, axis=1), img.is_float).as_float32()
+        top_left, top_right = corners[:count, :out_w], corners[:count, out_w:]
+        bottom_left, bottom_right = corners[count:, :out_w], corners[count:, out_w:]
+        x_weight = xlerp[None, :, None]
+        top = top_left + (top_right - top_left) * x_weight
+        bottom = bottom_left + (bottom_right - bottom_left) * x_weight
+        out[rows] = top + (bottom - top) * ylerp[rows, None, None]
+    return out
 
 
 def _axis(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

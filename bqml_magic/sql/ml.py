@@ -10,6 +10,10 @@ from bqml_magic.sql.names import at
 
 READ_UDF = "bqml_read"
 """The DuckDB function behind the ``data`` pseudocolumn: an object's bytes by its uri."""
+UDF_PREFIX = "bqml_"
+"""Every DuckDB function of ours: the data pseudocolumn, md5 and the ML.* UDFs."""
+FILE_SUFFIX = "_file"
+"""``bqml_decode_image_file(uri)``: the UDF form that reads its bytes argument from a uri."""
 
 
 def ml_function(node: exp.Expression) -> MLFunction | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bqml_magic.errors import ImageError
-from bqml_magic.images import Image, decode_image, resize_image
+from bqml_magic.errors import ImageError, LimitError
+from bqml_magic.images import Image, decode_image, resize, resize_image
 
 # (target height, target width, preserve_aspect_ratio)
 TARGETS = [(224, 224, False), (224, 280, False), (224, 280, True), (640, 900, False), (1000, 700, True), (7, 33, False)]
@@ -78,11 +78,26 @@ def test_same_size_keeps_values():
 @pytest.mark.parametrize(
     "source, target, keep, message",
     [
-        ((4, 8), (0, 3), False, "must be positive"),
-        ((4, 8), (3, -1), True, "must be positive"),
+        ((4, 8), (0, 3), False, "between 1 and 2147483647"),
+        ((4, 8), (3, -1), True, "between 1 and 2147483647"),
+        ((4, 8), (2**32, 2), False, "between 1 and 2147483647"),
         ((1, 1000), (5, 1), True, "rounds to 0"),
     ],
 )
 def test_bad_sizes_are_errors(source, target, keep, message):
     with pytest.raises(ImageError, match=message):
         resize_image(Image(np.zeros((*source, 3))), *target, keep)
+
+
+@pytest.mark.parametrize("target, keep", [((5000, 5000), False), ((2**31 - 1, 2**31 - 1), True), ((1, 10**9), False)])
+def test_targets_over_60_mb_of_values_are_refused_before_allocating(target, keep):
+    with pytest.raises(LimitError, match="at most 62,914,560"):
+        resize_image(Image(np.zeros((4, 8, 3), np.uint8)), *target, keep)
+
+
+def test_banded_output_equals_one_band(monkeypatch):
+    """Bands are an implementation detail: a band of one row gives the same bits."""
+    image = Image(np.random.default_rng(7).integers(0, 256, (37, 53, 3), dtype=np.uint8))
+    whole = resize_image(image, 61, 29, False).pixels
+    monkeypatch.setattr(resize, "BAND_VALUES", 1)
+    np.testing.assert_array_equal(resize_image(image, 61, 29, False).pixels, whole)

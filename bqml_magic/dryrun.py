@@ -83,6 +83,12 @@ class _ScriptResolver:
         self.execution, self.report, self.created = execution, report, created
         self.read_created = False
 
+    def object_rows(self, name: Name, source: str) -> tuple[exp.Expr, str]:
+        return self.execution.object_rows(name, source)
+
+    def view_query(self, name: Name) -> exp.Expression | None:
+        return None if name in self.created else self.execution.view_query(name)
+
     def relation_kind(self, name: Name) -> RelationKind:
         if name in self.created:
             self.report.lines.append(f"   reads {name}, created earlier in this script: not checked")

@@ -291,24 +291,20 @@ def _saving_script(sql: str, table: str) -> str:
     The script is built as sqlglot trees, so the table name is quoted, never spliced as text.
     """
     from sqlglot import exp
-    from sqlglot.errors import ParseError
 
     from bqml_magic.sql.kinds import StatementKind, statement_kind
+    from bqml_magic.sql.names import name_from_text
     from bqml_magic.sql.parse import parse_script
 
     statements = parse_script(sql)
     if len(statements) != 1 or statement_kind(statements[0]) is not StatementKind.QUERY:
         raise UsageError("--destination_table needs a cell that is one query (BigQuery refuses it for scripts)")
     try:
-        target = exp.to_table(table, dialect="bigquery")
-    except ParseError as exc:
+        target = name_from_text(table)
+    except BQMLError as exc:
         raise UsageError(f"--destination_table: expected DATASET.TABLE, got {table!r}") from exc
-    parts = [p.name for p in target.parts]
-    parts = parts[0].split(".") if len(parts) == 1 else parts
-    if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"--destination_table: expected DATASET.TABLE, got {table!r}")
-    name = exp.table_(exp.to_identifier(parts[-1], quoted=True), db=exp.to_identifier(parts[-2], quoted=True))
-    dataset = exp.to_identifier(parts[-2], quoted=True)
+    name = target.to_table()
+    dataset = exp.to_identifier(target.dataset, quoted=True)
     query = statements[0]
     assert isinstance(query, exp.Query)  # a QUERY statement
     script = [

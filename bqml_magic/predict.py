@@ -96,9 +96,51 @@ def _feature_array(spec: TensorSpec, column: pa.Array, uris: list, model: str) -
     if column.null_count:
         raise ModelError(f"ML.PREDICT: feature '{spec.name}' of model {model} got NULL values")
     if pa.types.is_list(column.type):
-        return np.asarray(column.to_pylist(), dtype=spec.dtype)
-    values = column.to_numpy(zero_copy_only=False)
-    return values.astype(spec.dtype) if spec.dtype != "object" else values.astype(object)
+        try:
+            values = np.asarray(column.to_pylist())
+        except ValueError as exc:  # ragged arrays
+            message = f"ML.PREDICT: feature '{spec.name}' of model {model} got arrays of different lengths"
+            raise ModelError(message) from exc
+    else:
+        values = column.to_numpy(zero_copy_only=False)
+    return _cast(values, column.type, spec, model)
+
+
+def _cast(values: np.ndarray, sql_type: pa.DataType, spec: TensorSpec, model: str) -> np.ndarray:
+    """Values as the tensor's type, within numpy's ``same_kind`` rule: never a silent truncation
+    (1.5 to an INT64 feature), nor text read as numbers (docs/behaviour.md#type-mapping)."""
+    value_type = sql_type.value_type if pa.types.is_list(sql_type) else sql_type
+    if pa.types.is_decimal(value_type):  # DuckDB types a literal 1.5 as DECIMAL; BigQuery as FLOAT64
+        values, value_type = values.astype(np.float64), pa.float64()
+    text_in = pa.types.is_string(value_type) or pa.types.is_large_string(value_type)
+    text_wanted = spec.dtype == "object"
+    fits = text_in == text_wanted and (text_wanted or np.can_cast(values.dtype, spec.dtype, "same_kind"))
+    if not fits:
+        raise ModelError(
+            f"ML.PREDICT: feature '{spec.name}' of model {model} is {spec.bq_type}; the input column is "
+            f"{_sql_type(value_type)}: CAST it in the input query"
+        )
+    if np.issubdtype(values.dtype, np.integer) and np.issubdtype(np.dtype(spec.dtype), np.integer) and values.size:
+        bounds = np.iinfo(spec.dtype)
+        low, high = int(values.min()), int(values.max())
+        if low < bounds.min or high > bounds.max:
+            raise ModelError(
+                f"ML.PREDICT: feature '{spec.name}' of model {model} holds {spec.dtype} values; "
+                f"got values in [{low}, {high}]"
+            )
+    return values.astype(spec.dtype) if not text_wanted else values.astype(object)
+
+
+def _sql_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_integer(arrow_type):
+        return "INT64"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "FLOAT64"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOL"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "STRING"
+    return str(arrow_type).upper()
 
 
 def _image_batch(spec: TensorSpec, images: list[Image | None], uris: list, model: str) -> np.ndarray:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from bqml_magic.catalog import schema
 from bqml_magic.catalog.db import first_row, run, transaction
@@ -100,6 +102,37 @@ class Catalog:
         if self.model_row(name) is not None:
             return RelationKind.MODEL
         return None
+
+    def object_rows(self, name: Name, source: str) -> tuple[exp.Expr, str]:
+        """An object table's query over ``source`` (a stream of its listed rows), and the query
+        that gives those rows from the cache."""
+        table = self.object_table(name)
+        if table is None:
+            raise NotFoundError(f"Not found: Table {name}")
+        listed = f"SELECT uri, generation, content_type, size FROM {quoted(SCHEMA, table.cache_table)}"
+        return sqlglot.parse_one(table.view_sql(quoted(source)), read="duckdb"), listed
+
+    def view_query(self, name: Name) -> exp.Expression | None:
+        """A view's stored query, in the DuckDB SQL it was created with; None if it is no view of ours.
+
+        Parsed without positions: they would point into the view's text, not the statement's.
+        """
+        if self.object_table(name) is not None:
+            return None
+        row = first_row(
+            self.con,
+            "SELECT sql FROM duckdb_views() WHERE NOT internal AND lower(schema_name) = ? AND lower(view_name) = ?",
+            list(name.key),
+        )
+        if row is None:
+            return None
+        create = sqlglot.parse_one(row[0], read="duckdb")
+        query = create.expression if isinstance(create, exp.Create) else None
+        if query is None:
+            return None
+        for node in query.walk():
+            node.meta.clear()
+        return query
 
     def require_relation(self, name: Name) -> RelationKind:
         """The kind of a table that a query reads; NotFoundError with suggestions otherwise."""

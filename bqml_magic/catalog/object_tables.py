@@ -11,7 +11,9 @@ older than it with ``metadata_cache_mode='AUTOMATIC'``; only on request with ``'
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,7 +26,7 @@ from sqlglot import exp
 from bqml_magic.catalog.schema import SCHEMA
 from bqml_magic.errors import SQLError
 from bqml_magic.sql.names import Name, quoted
-from bqml_magic.storage.listing import OBJECT_SCHEMA, Pattern, list_objects
+from bqml_magic.storage.listing import OBJECT_SCHEMA, Pattern, Skipped, list_objects
 from bqml_magic.storage.uris import BucketMap
 
 MIN_STALENESS = timedelta(minutes=30)
@@ -65,11 +67,14 @@ class ObjectTable:
             raise SQLError(f"metadata_cache_mode must be 'AUTOMATIC' or 'MANUAL', not {mode!r}")
         if staleness and mode is None:
             raise SQLError("max_staleness needs metadata_cache_mode = 'AUTOMATIC' or 'MANUAL'")
-        cache = "objects__" + re.sub(r"\W", "_", f"{name.dataset}__{name.name}".lower())
-        return cls(name, list(uris), connection, staleness, mode, cache)
+        return cls(name, list(uris), connection, staleness, mode, cache_table_name(name))
 
-    def view_sql(self) -> str:
-        """The user-visible table: BigQuery's columns, md5 computed lazily per row."""
+    def view_sql(self, source: str | None = None) -> str:
+        """The user-visible table: BigQuery's columns, md5 computed lazily per row.
+
+        ``source``: where the listed rows come from (default: the listing cache); a statement
+        that streams the rows to DuckDB in small batches reads the same columns over its stream.
+        """
         auth = exp.null() if self.connection is None else exp.Literal.string(self.connection)
         return f"""
             SELECT uri, generation, content_type, size,
@@ -80,7 +85,24 @@ class ObjectTable:
                      'details': json_object('gcs_metadata', json_object(
                         'content_type', content_type, 'size', size,
                         'updated', strftime(make_timestamp(generation // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')))}} AS ref
-            FROM {quoted(SCHEMA, self.cache_table)}"""
+            FROM {source or quoted(SCHEMA, self.cache_table)}"""
+
+
+def cache_table_name(name: Name) -> str:
+    """The listing cache's table in ``__bqml``: readable, and distinct for distinct tables.
+
+    The readable part alone collides (``a.b__c`` and ``a__b.c``, ``x-y`` and ``x_y``), so a hash
+    of the exact (case-folded) name follows it. Only new tables get such names: the catalog keeps
+    each table's cache name as recorded, so older workspaces need no migration.
+    """
+    dataset, table = name.key
+    readable = re.sub(r"\W", "_", f"{dataset}__{table}")[:48]
+    digest = hashlib.sha256(f"{dataset}\x00{table}".encode()).hexdigest()[:16]
+    return f"objects__{readable}__{digest}"
+
+
+class ListingWarning(UserWarning):
+    """Entries under an object table's uris that its listing had to leave out."""
 
 
 def _staleness(value: Any) -> timedelta:
@@ -101,7 +123,7 @@ _UNIT_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 def _interval_seconds(interval: exp.Interval) -> float:
     text = interval.this.name
     unit = interval.unit.name.upper() if interval.unit else ""
-    if unit in _UNIT_SECONDS:
+    if unit in _UNIT_SECONDS and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text):
         return float(text) * _UNIT_SECONDS[unit]
     # BigQuery's canonical form: INTERVAL 'Y-M D H:M:S' YEAR TO SECOND
     match = re.fullmatch(r"\s*(\d+)-(\d+)\s+(\d+)\s+(\d+):(\d+):(\d+(?:\.\d+)?)\s*", text)
@@ -125,13 +147,15 @@ def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketM
     """Re-list the objects into the cache table; the caller owns the transaction.
 
     A listing error (unmapped bucket, missing folder) surfaces as itself, not as DuckDB's
-    wrapping of it, and the caller's rollback keeps the previous listing.
+    wrapping of it, and the caller's rollback keeps the previous listing. Entries the listing
+    left out (a symlink loop, an unreadable subfolder...) are named in a ListingWarning.
     """
     failures: list[BaseException] = []
+    skipped: list[Skipped] = []
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            yield from list_objects(buckets, table.uris)
+            yield from list_objects(buckets, table.uris, skipped)
         except BaseException as exc:
             failures.append(exc)
             raise
@@ -148,3 +172,11 @@ def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketM
     finally:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; its rollback drops it anyway
             con.unregister("__bqml_listing")
+    if skipped:
+        warnings.warn(ListingWarning(_skipped_text(table.name, skipped)), stacklevel=2)
+
+
+def _skipped_text(name: Name, skipped: list[Skipped], shown: int = 5) -> str:
+    listed = "; ".join(f"{s.uri} {s.reason}" for s in skipped[:shown])
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"Object table {name}: {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} left out: {listed}{more}"

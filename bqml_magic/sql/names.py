@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
+import sqlglot
 from sqlglot import exp
 
 from bqml_magic.errors import SQLError
@@ -47,13 +48,22 @@ class Name:
         return quoted(self.dataset, self.name)
 
 
-def position(node: exp.Expression) -> tuple[int | None, int | None]:
-    """Line and (1-based, first character) column where a node's text starts: its first identifier
-    in the text (``a.b.c`` is a Column whose tree lists ``c`` first)."""
-    placed = [ident for ident in node.find_all(exp.Identifier) if "line" in ident.meta]
+def position(node: exp.Expr) -> tuple[int | None, int | None]:
+    """Line and (1-based, first character) column where a node's text starts: its first placed token
+    in the text (``a.b.c`` is a Column whose tree lists ``c`` first; a function call, literal or CAST
+    is placed at its own first token).
+
+    sqlglot records a token's line and its last column: a token spanning lines (a string with a
+    newline) cannot give its first column, so it is passed over for the next one.
+    """
+    placed = [
+        n
+        for n in node.walk()
+        if "line" in n.meta and "start" in n.meta and n.meta["col"] - (n.meta["end"] - n.meta["start"]) >= 1
+    ]
     if not placed:
         return None, None
-    first = min(placed, key=lambda ident: ident.meta["start"])
+    first = min(placed, key=lambda n: n.meta["start"])
     width = first.meta["end"] - first.meta["start"] + 1
     return first.meta["line"], first.meta["col"] - width + 1
 
@@ -65,7 +75,7 @@ class Position(TypedDict):
     column: int | None
 
 
-def at(node: exp.Expression) -> Position:
+def at(node: exp.Expr) -> Position:
     """``line=`` and ``column=`` of a node, for an error's fields."""
     line, column = position(node)
     return Position(line=line, column=column)
@@ -81,6 +91,17 @@ def object_name(table: exp.Table, what: str = "Table") -> Name:
     if len(parts) > 3:
         raise SQLError(f"Invalid {what.lower()} name {'.'.join(parts)!r}: expected [project.]dataset.name", **at(table))
     return Name(parts[-2], parts[-1])
+
+
+def name_from_text(text: str, what: str = "Table") -> Name:
+    """``[project.]dataset.name`` written as a string (an API argument, a procedure's argument)."""
+    try:
+        table = exp.to_table(text, dialect="bigquery")
+    except sqlglot.errors.SqlglotError:
+        table = None
+    if not isinstance(table, exp.Table):
+        raise SQLError(f"Invalid {what.lower()} name {text!r}: expected [project.]dataset.name")
+    return object_name(table, what)
 
 
 def dataset_name(table: exp.Table) -> str:

@@ -6,12 +6,14 @@ transpiler cannot know is done here (docs/behaviour.md#sql-translation):
 
 - ``ML.PREDICT(MODEL m, input)`` -> a placeholder table, the input kept as a query of its own;
 - names: ``project.dataset.t`` -> the DuckDB schema ``dataset``, checked against the catalog;
+  a view, in a statement that runs now, -> its query (so its object tables are fresh);
 - the object tables' ``data`` pseudocolumn -> ``bqml_read(<table>.uri)``, read only where used;
 - ``UNNEST(a) WITH OFFSET`` -> a zip with ``RANGE(LEN(a))``: sqlglot emits DuckDB's
   ``WITH ORDINALITY``, which counts from 1 where BigQuery counts from 0;
 - unnamed result columns -> ``f0_``, ``f1_``..., BigQuery's names;
 - top-level ``ML.*`` projections -> lifted out of DuckDB into streamed batches (``lift.py``);
-- remaining ``ML.NAME(...)`` -> the DuckDB UDF of that function.
+- remaining ``ML.NAME(...)`` -> the DuckDB UDF of that function;
+- object tables read where those UDFs run -> streams of small batches (memory: see that pass).
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import itertools
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-from bqml_magic.errors import BQMLError
+from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.lift import plan_lift
-from bqml_magic.sql.ml import READ_UDF, ml_arguments, ml_function
-from bqml_magic.sql.names import at, object_name
+from bqml_magic.sql.ml import FILE_SUFFIX, READ_UDF, UDF_PREFIX, is_file_read, ml_arguments, ml_function
+from bqml_magic.sql.names import Name, at, object_name
 from bqml_magic.sql.rewrite import PredictCall, Rewrite
 
 _placeholders = itertools.count()
+MAX_VIEW_DEPTH = 16
 
 
 def isolate_predictions(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
@@ -100,12 +103,32 @@ def resolve_tables(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
             raise exc.add_context(**at(table)) from None
         if kind is RelationKind.OBJECT_TABLE:
             rewrite.object_tables[(table.alias or name.name).lower()] = name
-        resolved = name.to_table()
-        for key in ("alias", "joins", "laterals", "pivots", "hints", "sample", "version"):
+        body = rewrite.resolver.view_query(name) if kind is RelationKind.VIEW and rewrite.executing else None
+        resolved: exp.Expression
+        if body is not None:
+            resolved = exp.Subquery(this=_expanded(body, name, table, rewrite))
+            resolved.set("alias", exp.TableAlias(this=exp.to_identifier(table.alias or name.name)))
+        else:
+            resolved = name.to_table()
+            if table.args.get("alias") is not None:
+                resolved.set("alias", table.args["alias"])
+        for key in ("joins", "laterals", "pivots", "hints", "sample", "version"):
             if table.args.get(key) is not None:
                 resolved.set(key, table.args[key])
         table.replace(resolved)
     return tree
+
+
+def _expanded(body: exp.Expression, name: Name, table: exp.Table, rewrite: Rewrite) -> exp.Expression:
+    """A view's query, its own names resolved: the object tables it reads are re-listed and may
+    stream, like the statement's own (a view is read through, as BigQuery reads it)."""
+    if rewrite.view_depth >= MAX_VIEW_DEPTH:
+        raise SQLError(f"View {name} is nested more than {MAX_VIEW_DEPTH} views deep", **at(table))
+    rewrite.view_depth += 1
+    try:
+        return resolve_tables(body, rewrite)
+    finally:
+        rewrite.view_depth -= 1
 
 
 def rewrite_data_pseudocolumn(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
@@ -157,7 +180,7 @@ def name_anonymous_columns(tree: exp.Expression, rewrite: Rewrite) -> exp.Expres
         return tree
     counter = 0
     for projection in list(tree.expressions):
-        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or projection.find(exp.Star):
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
             continue
         projection.replace(exp.alias_(projection.copy(), f"f{counter}_"))
         counter += 1
@@ -180,8 +203,42 @@ def rewrite_ml_calls(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
         if function is None:
             continue
         args = ml_arguments(dot)
-        udf = function.udf_name if len(args) == len(function.arg_kinds) else f"{function.udf_name}_{len(args)}"
-        dot.replace(exp.Anonymous(this=udf, expressions=args))
+        udf = function.udf_name
+        if any(kind == "bytes" and is_file_read(arg) for kind, arg in zip(function.arg_kinds, args)):
+            udf += FILE_SUFFIX  # the worker reads the file: DuckDB never holds its bytes
+            args = [arg.expressions[0] if is_file_read(arg) else arg for arg in args]
+        if len(args) != len(function.arg_kinds):
+            udf += f"_{len(args)}"
+        dot.replace(exp.Anonymous(this=udf, expressions=args).update_positions(dot.this))  # errors point at ML.
+    return tree
+
+
+def stream_object_tables(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Object tables read by a statement that still calls ML.* (or reads ``data``) inside DuckDB
+    -> their columns over a placeholder the executor fills with the listed rows in small batches
+    (the lazy ``md5_hash`` stays lazy: only the listing is streamed).
+
+    DuckDB calls a UDF on the chunks its source gives: 2048 rows from a table, but only as many
+    as an Arrow batch holds from a stream, so a WHERE that decodes images holds a few photos,
+    not two thousand (docs/behaviour.md#limits).
+    """
+    if not rewrite.executing or not rewrite.object_tables:
+        return tree
+    if not any(node.name.startswith(UDF_PREFIX) for node in tree.find_all(exp.Anonymous)):
+        return tree
+    wanted = {name.key for name in rewrite.object_tables.values()}
+    for table in list(tree.find_all(exp.Table)):
+        key = (table.db.lower(), table.name.lower())
+        if key not in wanted or not table.args.get("db"):
+            continue
+        placeholder = f"__bqml_objects{next(_placeholders)}"
+        name = next(n for n in rewrite.object_tables.values() if n.key == key)
+        query, rewrite.object_streams[placeholder] = rewrite.resolver.object_rows(name, placeholder)
+        subquery = exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(table.alias or table.name)))
+        for arg in ("joins", "laterals", "pivots"):
+            if table.args.get(arg) is not None:
+                subquery.set(arg, table.args[arg])
+        table.replace(subquery)
     return tree
 
 

@@ -31,6 +31,7 @@ RULES: tuple[Pass, ...] = (
     passes.name_anonymous_columns,
     passes.lift_ml_projections,
     passes.rewrite_ml_calls,
+    passes.stream_object_tables,
 )
 
 
@@ -42,6 +43,8 @@ class Translation:
     predictions: list[PredictCall]
     object_tables: dict[str, Name]
     lifted: LiftPlan | None
+    object_streams: dict[str, str]
+    """Placeholder -> the DuckDB query whose rows the executor streams there in small batches."""
 
     @property
     def sql(self) -> str:
@@ -49,18 +52,24 @@ class Translation:
 
 
 def translate(
-    statement: exp.Expression, resolver: Resolver, *, lift: bool = False, local_names: Iterable[str] = ()
+    statement: exp.Expression,
+    resolver: Resolver,
+    *,
+    lift: bool = False,
+    local_names: Iterable[str] = (),
+    executing: bool = False,
 ) -> Translation:
     """Run every pass of ``RULES`` over a copy of ``statement``.
 
     ``lift``: take top-level ML.* projections out for the streamed path (queries whose rows
-    are streamed to the caller); elsewhere they stay in DuckDB as UDF calls.
+    are streamed to the caller); elsewhere they stay in DuckDB as UDF calls. ``executing``: the
+    statement runs now (not stored as a view), so views expand and object tables may stream.
     """
-    rewrite = Rewrite(resolver, lift, {n.lower() for n in local_names})
+    rewrite = Rewrite(resolver, lift, {n.lower() for n in local_names}, executing=executing)
     tree = statement.copy()
     for rule in RULES:
         tree = rule(tree, rewrite)
-    return Translation(tree, rewrite.predictions, rewrite.object_tables, rewrite.lifted)
+    return Translation(tree, rewrite.predictions, rewrite.object_tables, rewrite.lifted, rewrite.object_streams)
 
 
 def to_duckdb(tree: exp.Expression) -> str:

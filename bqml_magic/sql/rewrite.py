@@ -17,6 +17,15 @@ class Resolver(Protocol):
 
     def relation_kind(self, name: Name) -> RelationKind: ...
 
+    def object_rows(self, name: Name, source: str) -> tuple[exp.Expr, str]:
+        """An object table's query reading its listed rows from ``source``, and the DuckDB query
+        that lists them (what the executor streams into ``source``)."""
+        ...
+
+    def view_query(self, name: Name) -> exp.Expression | None:
+        """A view's stored (translated) query, to read in place of its name; None to read the name."""
+        ...
+
 
 @dataclass(frozen=True)
 class PredictCall:
@@ -38,7 +47,13 @@ class Rewrite:
     lift: bool = False
     local_names: set[str] = field(default_factory=set)
     """Unqualified names that are not catalog tables (CTEs are found by the passes themselves)."""
+    executing: bool = False
+    """The statement runs now (it is not a view's stored SQL): views are read through their
+    queries and object tables may become streams."""
+    view_depth: int = 0
     predictions: list[PredictCall] = field(default_factory=list)
     object_tables: dict[str, Name] = field(default_factory=dict)
     """Object tables read, by the alias (or name) the statement reads them as."""
     lifted: LiftPlan | None = None
+    object_streams: dict[str, str] = field(default_factory=dict)
+    """Placeholder -> the DuckDB query whose rows to stream into it in small batches."""

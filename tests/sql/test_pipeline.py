@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 import sqlglot
+from sqlglot import exp
 
 from bqml_magic.errors import NotFoundError, SQLError
 from bqml_magic.sql.kinds import RelationKind
@@ -34,6 +35,14 @@ class Catalog:
             raise NotFoundError(f"Not found: Table {name}")
         return self.kinds[name.key]
 
+    def view_query(self, name: Name) -> exp.Expression | None:
+        return self.views.get(name.key)
+
+    def object_rows(self, name: Name, source: str) -> tuple[exp.Expr, str]:
+        return sqlglot.parse_one(f"SELECT uri, md5(uri) AS md5_hash FROM {source}", read="duckdb"), f"LIST {name}"
+
+    views: ClassVar[dict[tuple[str, str], exp.Expression]] = {}
+
 
 def duckdb_sql(bigquery: str, **options) -> str:
     return translate(sqlglot.parse_one(bigquery, read="bigquery"), Catalog(), **options).sql
@@ -49,15 +58,16 @@ def duckdb_sql(bigquery: str, **options) -> str:
             "SELECT p.uri, t.x FROM d.photos AS p JOIN d.t AS t ON p.uri = t.uri",
             'SELECT p.uri, t.x FROM "d"."photos" AS p JOIN "d"."t" AS t ON p.uri = t.uri',
         ),
-        # the data pseudocolumn: read where used, by the table it belongs to
+        # the data pseudocolumn: read where used, by the table it belongs to; inside ML.* the
+        # worker reads it (the _file form takes the uri), so DuckDB never holds the bytes
         ("SELECT data FROM d.photos", 'SELECT BQML_READ(photos.uri) AS data FROM "d"."photos"'),
         (
             "SELECT ML.DECODE_IMAGE(p.data) AS img FROM d.photos AS p",
-            'SELECT BQML_DECODE_IMAGE(BQML_READ(p.uri)) AS img FROM "d"."photos" AS p',
+            'SELECT BQML_DECODE_IMAGE_FILE(p.uri) AS img FROM "d"."photos" AS p',
         ),
         (
             "SELECT uri FROM d.photos WHERE ARRAY_LENGTH(ML.DECODE_IMAGE(data).dimensions) = 3",
-            'SELECT uri FROM "d"."photos" WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE(BQML_READ(photos.uri)).dimensions) = 3',
+            'SELECT uri FROM "d"."photos" WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE_FILE(photos.uri).dimensions) = 3',
         ),
         ("SELECT data FROM d.t", 'SELECT data FROM "d"."t"'),  # a table's own column named data stays
         # UNNEST ... WITH OFFSET counts from 0, as in BigQuery
@@ -102,7 +112,7 @@ def test_ml_predict_becomes_a_placeholder_and_its_input_a_query_of_its_own():
     translation = translate(statement, Catalog())
     [call] = translation.predictions
     assert (
-        translation.sql == f"WITH imgs AS (SELECT uri, BQML_RESIZE_IMAGE(BQML_DECODE_IMAGE(BQML_READ(photos.uri)), "
+        translation.sql == f"WITH imgs AS (SELECT uri, BQML_RESIZE_IMAGE(BQML_DECODE_IMAGE_FILE(photos.uri), "
         f'8, 8, FALSE) AS image FROM "d"."photos") SELECT p.uri FROM {call.placeholder} AS p'
     )
     assert call.model == Name("d", "m") and call.where == {"line": 2, "column": 36}
@@ -172,7 +182,7 @@ def test_what_is_not_lifted_stays_in_duckdb(bigquery):
 def test_without_lifting_ml_calls_are_udfs():
     assert (
         duckdb_sql("SELECT ML.CONVERT_IMAGE_TYPE(ML.DECODE_IMAGE(data)) AS u8 FROM d.photos")
-        == 'SELECT BQML_CONVERT_IMAGE_TYPE(BQML_DECODE_IMAGE(BQML_READ(photos.uri))) AS u8 FROM "d"."photos"'
+        == 'SELECT BQML_CONVERT_IMAGE_TYPE(BQML_DECODE_IMAGE_FILE(photos.uri)) AS u8 FROM "d"."photos"'
     )
 
 
@@ -206,4 +216,37 @@ def test_the_passes_run_in_one_documented_order():
         "name_anonymous_columns",
         "lift_ml_projections",
         "rewrite_ml_calls",
+        "stream_object_tables",
     ]
+
+
+def test_a_running_statement_streams_the_object_tables_its_duckdb_functions_read():
+    """DuckDB calls a UDF on the chunks its source gives: a small-batch stream, not 2048 table rows."""
+    statement = sqlglot.parse_one(
+        "SELECT p.uri FROM d.photos AS p JOIN d.t ON p.uri = t.uri "
+        "WHERE ARRAY_LENGTH(ML.DECODE_IMAGE(data).dimensions) = 3",
+        read="bigquery",
+    )
+    translation = translate(statement, Catalog(), executing=True)
+    [(placeholder, listed)] = translation.object_streams.items()
+    assert listed == "LIST d.photos"  # the listing streams; the table's own columns are computed over it
+    assert translation.sql == (
+        f'SELECT p.uri FROM (SELECT uri, MD5(uri) AS md5_hash FROM {placeholder}) AS p JOIN "d"."t" ON p.uri = t.uri '
+        "WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE_FILE(p.uri).dimensions) = 3"
+    )
+    # nothing to call in DuckDB, or a view's stored SQL: the table is read as itself
+    assert not translate(sqlglot.parse_one("SELECT uri FROM d.photos"), Catalog(), executing=True).object_streams
+    assert not translate(statement, Catalog()).object_streams
+
+
+def test_a_running_statement_reads_a_view_through_its_query(monkeypatch):
+    """So the object tables behind a view are re-listed and streamed like the statement's own."""
+    body = sqlglot.parse_one('SELECT uri FROM "d"."photos" WHERE size > 0', read="duckdb")
+    monkeypatch.setitem(Catalog.views, ("d", "v"), body)
+    monkeypatch.setitem(Catalog.kinds, ("d", "v"), RelationKind.VIEW)
+    catalog = Catalog()
+    statement = sqlglot.parse_one("SELECT w.uri FROM d.v AS w", read="bigquery")
+    translation = translate(statement, catalog, executing=True)
+    assert translation.sql == 'SELECT w.uri FROM (SELECT uri FROM "d"."photos" WHERE size > 0) AS w'
+    assert Name("d", "photos") in catalog.asked and list(translation.object_tables.values()) == [Name("d", "photos")]
+    assert translate(statement, Catalog()).sql == 'SELECT w.uri FROM "d"."v" AS w'  # stored: by name

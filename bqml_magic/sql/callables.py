@@ -20,7 +20,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from bqml_magic.errors import SQLError
-from bqml_magic.sql.syntax import Script
+from bqml_magic.sql.script import Script
 
 DENIED_PREFIXES = (
     "read_", "parquet_", "duckdb_", "pragma_", "sniff_", "json_execute", "bqml_", "__", "pg_", "icu_", "test_",

@@ -18,7 +18,6 @@ to the versions those tests passed on.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,16 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from bqml_magic.errors import BQMLError, Cancelled, NotFoundError, SQLError
-from bqml_magic.functions import REGISTRY, MLFunction
+from bqml_magic.sql.bigquery_words import (
+    INTERNAL,
+    VALUE_KINDS,
+    bigquery_type,
+    ml_hint,
+    ml_signature,
+    ml_udf,
+    public_text,
+    split_top,
+)
 from bqml_magic.sql.names import Position, position
 
 _UNKNOWN_COLUMN = re.compile(
@@ -115,7 +123,7 @@ def _unknown_qualifier(match: re.Match[str], error: _Error) -> BQMLError:
                 where, qualifier = column, column.sql("bigquery")
                 break
         reads = sorted({".".join(p.name for p in t.parts) for t in statement.find_all(exp.Table) if t.name})
-        reads = [r for r in reads if not _INTERNAL.search(r)]
+        reads = [r for r in reads if not INTERNAL.search(r)]
     said = f"; the query reads {', '.join(reads)}" if reads else ""
     return NotFoundError(f"Unrecognized name: {qualifier}{said}", **error.at(where))
 
@@ -127,7 +135,7 @@ def _unrecognized(match: re.Match[str], error: _Error) -> BQMLError:
 def _function_not_found(match: re.Match[str], error: _Error) -> BQMLError:
     node = _call_named(match["name"], error.statement)
     name = _written(node) if node is not None else match["name"]
-    return SQLError(f"Function not found: {name}{_ml_hint(name)}", **error.at(node))
+    return SQLError(f"Function not found: {name}{ml_hint(name)}", **error.at(node))
 
 
 def _table_function_not_found(match: re.Match[str], error: _Error) -> BQMLError:
@@ -140,8 +148,8 @@ def _no_signature(match: re.Match[str], error: _Error) -> BQMLError:
     """``No function matches ... 'abs(VARCHAR)'`` -> ``No matching signature for function ABS for
     argument types: STRING``; our UDFs by their ML.* names, with the signature they do have."""
     name, raw = match["name"].strip('"'), match["args"].strip()
-    types = [bigquery_type(t) for t in _split_top(raw)] if raw else []
-    function, file_form = _ml_udf(name)
+    types = [bigquery_type(t) for t in split_top(raw)] if raw else []
+    function, file_form = ml_udf(name)
     node: exp.Expr | None
     supported = ""
     if function is not None:
@@ -163,7 +171,7 @@ def _no_signature(match: re.Match[str], error: _Error) -> BQMLError:
 def _bad_value(match: re.Match[str], error: _Error) -> BQMLError:
     """A string that does not convert: BigQuery's "Bad int64 value: a", placed at its CAST or literal."""
     value, target = match["value"], match["type"].upper()
-    kind = _VALUE_KINDS.get(re.sub(r"\(.*", "", target))
+    kind = VALUE_KINDS.get(re.sub(r"\(.*", "", target))
     message = f"Bad {kind} value: {value}" if kind else f"Invalid {bigquery_type(target)} value: {value}"
     return SQLError(message, **error.at(_cast_of(value, error)))
 
@@ -208,7 +216,7 @@ def _file_access(match: re.Match[str], error: _Error) -> BQMLError:
 
 
 def _table_not_found(match: re.Match[str], error: _Error) -> BQMLError:
-    name = _public(match["name"], error.statement)
+    name = public_text(match["name"], error.statement)
     return NotFoundError(f"Not found: Table {name}", **error.at(None))
 
 
@@ -316,135 +324,18 @@ RULES: list[tuple[re.Pattern[str], Build]] = [
 def _unmatched(error: _Error) -> BQMLError:
     """DuckDB's own sentence, without what only means something to DuckDB or to us."""
     text = re.split(r"\n\s*(?:Did you mean|Candidate (?:functions|bindings):)|\s*Use (?:\"SET |TRY\()", error.text)
-    message = _public(" ".join(text[0].split()), error.statement) or "The query failed"
+    message = public_text(" ".join(text[0].split()), error.statement) or "The query failed"
     cls = NotFoundError if isinstance(error.exc, duckdb.CatalogException) else SQLError
     return cls(message, **error.at(_named(_first_quoted(error.text), error)))
 
 
 # -- names and places ----------------------------------------------------------------------
-_INTERNAL = re.compile(r"\b__bqml_\w+|\bbqml_(?!magic)\w+")
 _OPERATOR_NODES: dict[str, type[exp.Expr]] = {
     "+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "//": exp.IntDiv, "%": exp.Mod, "~~": exp.Like,
     "!~~": exp.Like, "~~*": exp.ILike, "||": exp.DPipe, "&": exp.BitwiseAnd, "|": exp.BitwiseOr,
     "<<": exp.BitwiseLeftShift, ">>": exp.BitwiseRightShift, "xor": exp.BitwiseXor,
 }  # fmt: skip
 _OPERATORS = {"~~": "LIKE", "!~~": "NOT LIKE", "~~*": "ILIKE", "!~~*": "NOT ILIKE", "~~~": "GLOB", "//": "DIV"}
-_VALUE_KINDS = {
-    **dict.fromkeys(("INT8", "INT16", "INT32", "INT64", "INT128", "UINT8", "UINT16", "UINT32", "UINT64"), "int64"),
-    **dict.fromkeys(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"), "int64"),
-    **dict.fromkeys(("DOUBLE", "FLOAT"), "double"),
-    "BOOL": "bool",
-    "BOOLEAN": "bool",
-    "DECIMAL": "NUMERIC",
-}
-_TYPES = {
-    **dict.fromkeys(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT", "INTEGER_LITERAL"), "INT64"),
-    **dict.fromkeys(("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "INT8", "INT16", "INT32", "INT64"), "INT64"),
-    **dict.fromkeys(("VARCHAR", "STRING_LITERAL", "UUID", "STRING"), "STRING"),
-    **dict.fromkeys(("DOUBLE", "FLOAT", "REAL"), "FLOAT64"),
-    "BOOLEAN": "BOOL",
-    "BLOB": "BYTES",
-    "TIMESTAMP": "DATETIME",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
-    "TIMESTAMPTZ": "TIMESTAMP",
-    "NULL": "INT64",
-    "ANY": "ANY TYPE",
-}
-_KINDS = {
-    "bytes": "BYTES",
-    "image": "STRUCT<dimensions ARRAY<INT64>, values ARRAY<FLOAT64>>",
-    "int": "INT64",
-    "bool": "BOOL",
-    "string": "STRING",
-    "array": "ARRAY<FLOAT64>",
-}
-
-
-def bigquery_type(duck: str) -> str:
-    """A DuckDB type as BigQuery names it: ``VARCHAR`` -> STRING, ``BIGINT[]`` -> ARRAY<INT64>."""
-    text = duck.strip()
-    if text.endswith("]") and "[" in text:
-        return f"ARRAY<{bigquery_type(text[: text.rindex('[')])}>"
-    struct = re.fullmatch(r"STRUCT\((?P<fields>.*)\)", text, re.DOTALL)
-    if struct:
-        fields = []
-        for part in _split_top(struct["fields"]):
-            name, _, kind = part.strip().partition(" ")
-            fields.append(f"{name.strip(chr(34))} {bigquery_type(kind)}")
-        return f"STRUCT<{', '.join(fields)}>"
-    decimal = re.fullmatch(r"DECIMAL\((?P<p>\d+),\s*(?P<s>\d+)\)", text)
-    if decimal:
-        return "NUMERIC" if int(decimal["p"]) <= 38 and int(decimal["s"]) <= 9 else "BIGNUMERIC"
-    return _TYPES.get(text.upper(), text.upper())
-
-
-def ml_signature(function: MLFunction) -> str:
-    """``ML.DISTANCE(ARRAY<FLOAT64>, ARRAY<FLOAT64>[, STRING])``: optional trailing arguments bracketed."""
-    required = function.required if function.required is not None else len(function.arg_kinds)
-    kinds = [_KINDS.get(k, k.upper()) for k in function.arg_kinds]
-    optional = "".join(f"[, {k}]" for k in kinds[required:])
-    return f"{function.name}({', '.join(kinds[:required])}{optional})"
-
-
-def _split_top(text: str) -> list[str]:
-    """Comma-separated parts, commas inside parentheses, brackets or quotes kept."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current).strip())
-    return [p for p in parts if p]
-
-
-def _ml_udf(name: str) -> tuple[MLFunction | None, bool]:
-    """The ML.* function behind one of our UDF names (``bqml_resize_image_file_3``), and whether it
-    is the form that reads its bytes from a uri."""
-    if not name.lower().startswith("bqml_"):
-        return None, False
-    stem = re.sub(r"_\d+$", "", name.lower())
-    file_form = stem.endswith("_file")
-    stem = stem.removesuffix("_file")
-    return next((f for f in REGISTRY.values() if f.udf_name == stem), None), file_form
-
-
-def _ml_hint(name: str) -> str:
-    """``DECODE_IMAGE(data)`` -> "; did you mean ML.DECODE_IMAGE?": suggestions come only from ML.* names,
-    never from DuckDB's catalog (whose names BigQuery does not have)."""
-    short = {n.split(".", 1)[1]: n for n in [*REGISTRY, "ML.PREDICT"]}
-    match = difflib.get_close_matches(name.upper().removeprefix("ML."), list(short), n=1, cutoff=0.8)
-    return f"; did you mean {short[match[0]]}?" if match else ""
-
-
-def _public(text: str, statement: exp.Expr | None) -> str:
-    """Our internal names (UDFs, placeholders, DuckDB's catalog prefix) as the user knows them."""
-
-    def name(match: re.Match[str]) -> str:
-        word = match.group(0)
-        function, _ = _ml_udf(word)
-        if function is not None:
-            return function.name
-        if word.startswith("__bqml_predict"):
-            return "ML.PREDICT"
-        if word.startswith("bqml_read"):
-            return "data"
-        table = next((t for t in statement.find_all(exp.Table) if t.name == word), None) if statement else None
-        return table.alias_or_name if table is not None and table.alias_or_name != word else "the object table"
-
-    text = re.sub(r"\b(?:memory|main|temp|system|catalog)\.(?=\w)", "", text)
-    return _INTERNAL.sub(name, text)
 
 
 def _first_quoted(text: str) -> str | None:
@@ -491,7 +382,7 @@ def _operator_named(name: str, statement: exp.Expr | None) -> exp.Expr | None:
 def _written(node: exp.Expr) -> str:
     """A call's name as the user wrote it (sqlglot keeps BigQuery's spelling in its meta)."""
     if isinstance(node, exp.Anonymous):
-        function, _ = _ml_udf(node.name)
+        function, _ = ml_udf(node.name)
         return function.name if function is not None else node.name
     if isinstance(node, exp.Func):
         return str(node.meta.get("bigquery_name") or node.sql_name())

@@ -19,6 +19,7 @@ from bqml_magic.errors import SQLError
 from bqml_magic.sql import callables, syntax
 from bqml_magic.sql.external_table import CreateExternalTable, external_table_statement
 from bqml_magic.sql.kinds import statement_kind
+from bqml_magic.sql.script import Script, scan
 
 DIALECT = "bigquery"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" warning is ours to handle
@@ -31,7 +32,7 @@ def parse_script(sql: str) -> list[Statement]:
 
     Of several problems the first in the text is reported, as BigQuery's parser meets them.
     """
-    script = syntax.scan(sql)
+    script = scan(sql)
     syntax.check_nesting(script)
     problems = [p for p in (syntax.lexical_problem(script),) if p is not None]
     parsed: list[tuple[range, exp.Expr]] = []
@@ -59,7 +60,7 @@ class _Failed(Exception):
         self.problem = problem
 
 
-def _parse(script: syntax.Script, chunk: range) -> list[exp.Expr | None]:
+def _parse(script: Script, chunk: range) -> list[exp.Expr | None]:
     """One statement's trees (sqlglot's parser on its tokens, stopping at the first error)."""
     parser = Dialect.get_or_raise(DIALECT).parser(error_level=ErrorLevel.IMMEDIATE)
     start = script.tokens[chunk.start].start
@@ -75,7 +76,7 @@ def _parse(script: syntax.Script, chunk: range) -> list[exp.Expr | None]:
     return list(trees)
 
 
-def _checked(statement: exp.Expr, script: syntax.Script, chunk: range) -> Statement:
+def _checked(statement: exp.Expr, script: Script, chunk: range) -> Statement:
     """The statement (external-table forms read), refused if this engine does not run it or it calls
     what BigQuery has not; errors placed at the statement's first word when nothing nearer is known."""
     start = script.tokens[chunk.start].start

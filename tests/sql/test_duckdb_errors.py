@@ -11,16 +11,16 @@ import sqlglot
 from bqml_magic.errors import Cancelled, ImageError, NotFoundError, SQLError
 from bqml_magic.execution.relay import FailureRelay
 from bqml_magic.functions import REGISTRY
+from bqml_magic.sql.bigquery_words import bigquery_type, ml_signature
 from bqml_magic.sql.duckdb_errors import (
     _UNKNOWN_COLUMN,
     _UNKNOWN_TABLE,
     RULES,
     _without_echo,
-    bigquery_type,
     from_duckdb,
-    ml_signature,
 )
-from bqml_magic.sql.syntax import place_casts, scan
+from bqml_magic.sql.script import scan
+from bqml_magic.sql.syntax import place_casts
 
 
 @pytest.fixture

@@ -12,16 +12,17 @@ from bqml_magic.images.resize import BAND_VALUES, target_size
 
 _BAND_BYTES = BAND_VALUES * 4 * 10
 """float32 temporaries of one resize band (corners, interpolations)."""
-_DECODE_BYTES_PER_PIXEL = 8
-"""Pillow keeps 4 bytes a pixel and its numpy copy 3 (JPEG: 3); 16-bit and palette images convert once more."""
+_DECODE_BYTES_PER_PIXEL = {"JPEG": 6, "PNG": 13, "BMP": 13}
+"""Peak bytes a pixel while decoding, measured (bench/bench_memory.py): libjpeg-turbo writes into one
+numpy array; Pillow keeps 4 bytes a pixel, hands numpy a copy, and converts palettes and 16-bit."""
 
 
 def decode_cost(data: bytes) -> int:
     """Decoding, plus the downscale to 60 MB of values when the image is bigger."""
-    _, height, width = probe_image(data)
+    fmt, height, width = probe_image(data)
     pixels = height * width
     downscale = MAX_VALUE_BYTES // 2 + _BAND_BYTES if pixels * 3 * 8 > MAX_VALUE_BYTES else 0
-    return pixels * _DECODE_BYTES_PER_PIXEL + downscale
+    return pixels * _DECODE_BYTES_PER_PIXEL[fmt] + downscale
 
 
 def resize_cost(img: Image, height: int, width: int, preserve_aspect_ratio: bool) -> int:

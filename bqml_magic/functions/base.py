@@ -111,7 +111,9 @@ def _shown(value: Any) -> str:
 
 
 def column_values(array: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
-    """An Arrow column as per-row Python values of an argument kind."""
+    """An Arrow column as per-row Python values of an argument kind (a literal NULL is NULL of any kind)."""
+    if pa.types.is_null(array.type):
+        return [None] * len(array)
     if kind == "image":
         values = array.type.field("values").type.value_type if pa.types.is_struct(array.type) else None
         if values is not None and not (pa.types.is_integer(values) or pa.types.is_floating(values)):

@@ -83,3 +83,18 @@ def test_a_view_over_an_object_table_sees_the_bucket_as_it_is_now(engine, photos
 def test_unnamed_aggregates_get_bigquery_s_names(engine):
     frame = engine.query("SELECT COUNT(*), MAX(size) FROM my_dataset.object_table")
     assert list(frame.columns) == ["f0_", "f1_"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "ML.RESIZE_IMAGE(NULL, 1, 1, FALSE)",
+        "ML.CONVERT_COLOR_SPACE(NULL, 'HSV')",
+        "ML.CONVERT_IMAGE_TYPE(NULL)",
+        "ML.DECODE_IMAGE(NULL)",
+        "ML.DISTANCE(NULL, [1.0])",
+    ],
+)
+def test_null_in_gives_null_out(engine, call):
+    assert engine.query(f"SELECT {call} AS x")["x"].isna().all()
+    assert engine.query(f"SELECT 1 AS one FROM my_dataset.object_table WHERE {call} IS NULL LIMIT 1").shape == (1, 1)

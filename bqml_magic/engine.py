@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from bqml_magic.dryrun import DryRunReport
 
 CATALOG_FILE = "catalog.duckdb"
-_OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
-"""Connections of this process's open engines: DuckDB shares one database per file in a process."""
+_OPEN: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()
+"""This process's engines by catalog file: DuckDB shares one database per file within a process."""
 
 
 @dataclass
@@ -90,6 +90,11 @@ class Engine:
             weakref.finalize(self, shutil.rmtree, models_root, True)
         cancel = threading.Event()
         budget = MemoryBudget.of(memory_budget, cancel)
+        if database in _OPEN:
+            raise StorageError(
+                f"Workspace {self.workspace} is already open in this process by another Engine: use that engine, "
+                "or close it first (engine.close(); the %%bqml magic's engine is bqml_magic.context.engine())"
+            )
         con = _connect(database, self.workspace, budget)
         catalog = Catalog(con, self.buckets, models_root)
         self._services = Services(
@@ -104,6 +109,9 @@ class Engine:
             budget=budget,
         )
         udfs.register(self._services)
+        self._database = database
+        if self.workspace is not None:
+            _OPEN[database] = self
         self._lock = threading.RLock()
         self._running: Execution | None = None
 
@@ -190,7 +198,8 @@ class Engine:
             running.interrupt()
 
     def close(self) -> None:
-        _OPEN.discard(self._services.con)
+        if _OPEN.get(self._database) is self:
+            del _OPEN[self._database]
         self._services.con.close()
         self._services.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -228,11 +237,6 @@ _NO_EXTENSIONS = ("autoinstall_known_extensions", "autoload_known_extensions")
 def _connect(database: str, workspace: Path | None, budget: MemoryBudget) -> duckdb.DuckDBPyConnection:
     """The catalog's connection, locked down for user SQL: no file, network or extension access
     from SQL (objects are read by us, under the access policy), settings that SQL cannot change."""
-    if workspace is not None and any(con for con in _OPEN if _database_of(con) == database):
-        raise StorageError(
-            f"Workspace {workspace} is already open in this process by another Engine: use that engine, "
-            "or close it first (engine.close(); the %%bqml magic's engine is bqml_magic.context.engine())"
-        )
     try:
         con = duckdb.connect(database, config=dict.fromkeys(_NO_EXTENSIONS, False))
     except duckdb.Error as exc:
@@ -247,15 +251,7 @@ def _connect(database: str, workspace: Path | None, budget: MemoryBudget) -> duc
         "SET lock_configuration = true",
     ):
         con.execute(setting).fetchall()
-    _OPEN.add(con)
     return con
-
-
-def _database_of(con: duckdb.DuckDBPyConnection) -> str | None:
-    with contextlib.suppress(duckdb.Error):
-        row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-        return str(row[0]) if row else None
-    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -22,7 +22,6 @@ import shutil
 import stat
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from bqml_magic.catalog.schema import MODELS, relative_folder
 from bqml_magic.errors import (
     AlreadyExistsError,
     BQMLError,
-    LimitError,
     ModelError,
     NotFoundError,
     SQLError,
@@ -51,11 +49,6 @@ from bqml_magic.storage.uris import BucketMap, Location, check_confined
 _OPTIONS = {"model_type", "model_path", "kms_key_name", "description", "labels"}
 STAGING = ".staging"
 """Folder of the model root where copies are made; never a model folder name (those start with a word character)."""
-
-_in_flight: set[str] = set()
-"""Staging and new model folders of CREATE MODEL statements running in this process: another engine
-opening the same workspace in this process must not take them for leftovers."""
-_in_flight_lock = threading.Lock()
 
 
 class ModelStore:
@@ -81,27 +74,26 @@ class ModelStore:
             raise AlreadyExistsError(f"Already Exists: Model {name}")
         folder = self.root / _folder_name(name.dataset) / f"{_folder_name(name.name)}-{uuid.uuid4().hex[:12]}"
         staging = self.root / STAGING / uuid.uuid4().hex
-        with _claimed(staging, folder):
-            try:
-                runtime, size = self._freeze_and_load(name, model_type, model_path, staging, folder)
-                old = self.catalog.model_row(name)
-                with transaction(self.catalog.con):
-                    self.catalog.put_model(
-                        name,
-                        model_type,
-                        model_path,
-                        relative_folder(folder, self.root),
-                        size,
-                        schema_to_dict(runtime.schema),
-                        options,
-                        datetime.now(timezone.utc),
-                    )
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                shutil.rmtree(folder, ignore_errors=True)
-                raise
-            with self._lock:
-                self._runtimes[folder] = runtime  # loaded once: the first ML.PREDICT uses it
+        try:
+            runtime, size = self._freeze_and_load(name, model_type, model_path, staging, folder)
+            old = self.catalog.model_row(name)
+            with transaction(self.catalog.con):
+                self.catalog.put_model(
+                    name,
+                    model_type,
+                    model_path,
+                    relative_folder(folder, self.root),
+                    size,
+                    schema_to_dict(runtime.schema),
+                    options,
+                    datetime.now(timezone.utc),
+                )
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        with self._lock:
+            self._runtimes[folder] = runtime  # loaded once: the first ML.PREDICT uses it
         return [self._folder(old)] if old else []
 
     def drop(self, name: Name, if_exists: bool) -> list[Path]:
@@ -168,12 +160,11 @@ class ModelStore:
     def _remove_leftovers(self) -> None:
         """Delete staging folders and model folders no catalog row refers to (a process killed mid-CREATE).
 
-        Best effort: a workspace always opens. Only the model root is touched; copies still being
-        made by another engine of this process are kept.
+        Best effort: a workspace always opens. Only the model root is touched, and no other engine
+        can be copying into it: one engine holds a workspace (DuckDB's file lock across processes,
+        the engine's own check within one).
         """
         staging = self.root / STAGING
-        with _in_flight_lock:
-            busy = set(_in_flight)
         try:
             if not self.root.is_dir():
                 return
@@ -182,9 +173,8 @@ class ModelStore:
             }
             if staging.is_dir():
                 for leftover in staging.iterdir():
-                    if str(leftover) not in busy:
-                        _remove(leftover)
-            _prune(self.root, recorded | busy, skip={str(staging)})
+                    _remove(leftover)
+            _prune(self.root, recorded, skip={str(staging)})
         except OSError:
             pass
 
@@ -242,7 +232,7 @@ class ModelStore:
         size = sum(st.st_size for _, _, st in files)
         limit = limits.MAX_SERIALIZED_BYTES
         if size >= limit:  # before copying: a 2 GB file is refused at once
-            raise LimitError(_too_big(model_type, f"are {size:,} bytes"))
+            raise limits.too_big(model_type, f"are {size:,} bytes")
         staging.mkdir(parents=True)
         copied = 0
         for source, rel, _ in files:
@@ -259,30 +249,9 @@ def _copy_file(source: Location, target: Path, budget: int, model_type: str) -> 
         for chunk in read_chunks(source, fd, info.st_size, budget + 1):
             copied += len(chunk)
             if copied > budget:
-                raise LimitError(_too_big(model_type, f"grew while being copied ({source.uri})"))
+                raise limits.too_big(model_type, f"grew while being copied ({source.uri})")
             out.write(chunk)
     return copied
-
-
-def _too_big(model_type: str, how: str) -> str:
-    limit = limits.MAX_SERIALIZED_BYTES
-    return (
-        f"{model_type} model files {how}; imported models must be under "
-        f"{limit / 2**20:,.1f} MB ({limit:,} bytes) serialized"
-    )
-
-
-@contextlib.contextmanager
-def _claimed(*folders: Path) -> Iterator[None]:
-    """Mark folders as being written by this process for as long as the block runs."""
-    names = {str(f) for f in folders}
-    with _in_flight_lock:
-        _in_flight.update(names)
-    try:
-        yield
-    finally:
-        with _in_flight_lock:
-            _in_flight.difference_update(names)
 
 
 def _folder_name(part: str) -> str:

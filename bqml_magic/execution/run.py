@@ -117,11 +117,9 @@ class Execution:
             return None
         counted = exp.select(exp.func("COUNT", exp.Star())).from_(as_subquery(translation.tree, "_counted"))
         cur = self.cursor()
-        keep = self._register_object_streams(cur, translation)
+        _readers = self._register_object_streams(cur, translation)  # alive until DuckDB has read them
         relation = self.relation(cur, dataclasses.replace(translation, tree=counted))
-        count = int(relation.fetchall()[0][0])
-        del keep
-        return count
+        return int(relation.fetchall()[0][0])
 
     def collect(self, stream: Stream, statement: exp.Expression) -> pa.Table:
         """All batches of a stream; errors from inside DuckDB or the streams, translated."""
@@ -159,15 +157,16 @@ class Execution:
         ``tree`` is what it was made from, for parameters and error positions; ``translation``
         brings the object streams it reads."""
         con = self.services.con
-        streams = self._register_object_streams(con, translation) if translation is not None else []
+        streamed = translation.object_streams if translation is not None else {}
+        _readers = self._register_object_streams(con, translation) if translation is not None else []
         try:
             con.execute(sql, self._params(tree) or None).fetchall()
         except duckdb.Error as exc:
             raise self.error(exc, tree) from exc
         finally:
-            for name in translation.object_streams if streams and translation is not None else ():
+            for placeholder in streamed:  # the engine's own connection outlives the statement
                 with contextlib.suppress(duckdb.Error):
-                    con.unregister(name)
+                    con.unregister(placeholder)
 
     def error(self, exc: BaseException, tree: exp.Expression | None) -> BaseException:
         """The exception to raise for a DuckDB error: ours, if one of our functions caused it."""

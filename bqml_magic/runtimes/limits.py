@@ -21,11 +21,15 @@ def check_serialized(files: list[Path], model_type: str) -> int:
     """Total size of the model's files; LimitError at or above the limit."""
     size = sum(f.stat().st_size for f in files)
     if size >= MAX_SERIALIZED_BYTES:
-        raise LimitError(
-            f"{model_type} model files are {_mb(size)}; imported models must be under "
-            f"{_mb(MAX_SERIALIZED_BYTES)} serialized"
-        )
+        raise too_big(model_type, f"are {_mb(size)}")
     return size
+
+
+def too_big(model_type: str, how: str) -> LimitError:
+    """The error for model files over the serialized limit; ``how`` says what was seen."""
+    return LimitError(
+        f"{model_type} model files {how}; imported models must be under {_mb(MAX_SERIALIZED_BYTES)} serialized"
+    )
 
 
 def check_memory(estimate: int, model_type: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bqml_magic.engine import Engine
@@ -70,6 +70,35 @@ class Context:
     Example::
 
         context.memory_budget = "8GB"
+    """
+
+    storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options for each object store's filesystem, by protocol: credentials, project, endpoint.
+
+    Unmapped ``gs://`` URIs read Cloud Storage through gcsfs and ``s3://`` URIs read S3 through
+    s3fs, each with its library's own credential chain unless given here. Another fsspec
+    protocol (``az://``, ...) is read once it has options here (its package installed). Read
+    when the engine starts, like ``local_roots``.
+
+    Example::
+
+        context.storage_options = {"gs": {"project": "my-project", "token": "/path/key.json"},
+                                   "s3": {"profile": "research"}}
+    """
+
+    cache_dir: str | os.PathLike | None = None
+    """Folder of the local copies of objects read from stores (``None``: ``~/.cache/bqml_magic/objects``).
+
+    A copy is keyed by the object's URI and generation: a re-run reads nothing twice, a
+    rewritten object is fetched again. Read when the engine starts.
+    """
+
+    cache_size: int | str = "10GB"
+    """Bytes the object cache may hold (least recently used first out); ``0`` turns it off.
+
+    Example::
+
+        context.cache_size = "50GB"
     """
 
     progress_bar_type: str | None = "tqdm_notebook"
@@ -133,6 +162,9 @@ class Context:
                 buckets=self.buckets,
                 local_roots=self.local_roots,
                 memory_budget=self.memory_budget,
+                storage_options=self.storage_options,
+                cache_dir=self.cache_dir,
+                cache_size=self.cache_size,
             )
             self._engine_workspace = workspace
         else:

@@ -14,13 +14,15 @@ from typing import Any
 from sqlglot import exp
 
 from bqml_magic.catalog.schema import SCHEMA
-from bqml_magic.errors import ModelError
+from bqml_magic.errors import BQMLError, ModelError
 from bqml_magic.execution.run import Execution
 from bqml_magic.predict import feature_columns
+from bqml_magic.runtimes import limits
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.kinds import RelationKind, StatementKind, statement_kind
 from bqml_magic.sql.ml import ml_arguments, ml_function
 from bqml_magic.sql.names import Name, dataset_name, object_name, quoted
+from bqml_magic.sql.options import options_of
 from bqml_magic.sql.parse import Statement, parse_script
 from bqml_magic.sql.passes import first_rows
 from bqml_magic.sql.pipeline import translate
@@ -111,6 +113,8 @@ def dry_run(execution: Execution, sql: str) -> DryRunReport:
         query = _query_of(kind, statement)
         if query is not None:
             _check_query(execution, query, report, created)
+        if kind is StatementKind.CREATE_MODEL and isinstance(statement, exp.Expression):
+            _check_model_files(execution, statement, report)
         created.add(kind, statement)
     return report
 
@@ -167,6 +171,24 @@ def _check_files(execution: Execution, name: Name, report: DryRunReport) -> None
         report.problems.append(f"{name}: {total / 1e12:.2f} TB in all; inference reads at most 1 TB")
     if images < count:
         report.lines.append(f"   note: {count - images:,} file(s) are not JPEG/PNG/BMP; ML.DECODE_IMAGE fails on them")
+
+
+def _check_model_files(execution: Execution, statement: exp.Expression, report: DryRunReport) -> None:
+    """What CREATE MODEL would copy, counted from the folder or the store's listing: nothing is downloaded."""
+    options = options_of(statement)
+    model_path, model_type = options.get("model_path"), str(options.get("model_type") or "").upper()
+    if not isinstance(model_path, str) or not model_path:
+        report.problems.append("CREATE MODEL needs OPTIONS(model_path = '...')")
+        return
+    try:
+        files = execution.services.models.source_files(model_path)
+    except BQMLError as exc:
+        report.problems.append(f"model_path '{model_path}': {exc.message}")
+        return
+    total = sum(size for _, _, size in files)
+    report.lines.append(f"   copies {model_path}: {len(files):,} file(s), {total / 2**20:,.1f} MiB")
+    if total >= limits.MAX_SERIALIZED_BYTES:
+        report.problems.append(f"model_path '{model_path}': {limits.too_big(model_type, f'are {total:,} bytes')}")
 
 
 def _check_predict(execution: Execution, call: PredictCall, report: DryRunReport) -> None:

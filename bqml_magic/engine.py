@@ -31,14 +31,18 @@ from bqml_magic.execution.relay import FailureRelay
 from bqml_magic.execution.run import Execution, StatementOptions
 from bqml_magic.execution.services import Services
 from bqml_magic.execution.statements import HANDLERS, StatementResult
-from bqml_magic.memory import MemoryBudget
+from bqml_magic.memory import MemoryBudget, parse_bytes
 from bqml_magic.model_info import ModelInfo
 from bqml_magic.progress import Progress
 from bqml_magic.sql.kinds import RelationKind, statement_kind
 from bqml_magic.sql.names import name_from_text
 from bqml_magic.sql.parse import Statement, parse_script
+from bqml_magic.storage.cache import DEFAULT_BYTES as DEFAULT_CACHE_BYTES
+from bqml_magic.storage.cache import ContentCache
+from bqml_magic.storage.cache import default_folder as default_cache_folder
 from bqml_magic.storage.objects import ObjectStore
-from bqml_magic.storage.uris import BucketMap
+from bqml_magic.storage.remote import RemoteStores
+from bqml_magic.storage.uris import OBJECT_STORES, BucketMap
 
 if TYPE_CHECKING:
     from bqml_magic.dryrun import DryRunReport
@@ -68,7 +72,10 @@ class Engine:
     image work. ``memory_budget``: bytes (or ``'4GB'``) for DuckDB and image work together;
     default a quarter of the machine's memory, at most 4 GiB (see ``memory.py``).
     ``local_roots``: local folders whose files SQL may name by plain path or ``file://`` URI;
-    none by default (docs/behaviour.md#access-policy).
+    none by default (docs/behaviour.md#access-policy). ``storage_options``: options for each
+    object store by protocol (``{"gs": {...}, "s3": {...}}``); unmapped ``gs://`` and ``s3://``
+    read the stores themselves (docs/behaviour.md#object-stores). ``cache_dir`` and
+    ``cache_size``: the local copies of objects read from stores (``cache_size=0``: none).
     """
 
     def __init__(
@@ -79,8 +86,12 @@ class Engine:
         batch_rows: int = 16,
         memory_budget: int | str | None = None,
         local_roots: Iterable[str | os.PathLike[str]] = (),
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        cache_size: int | str = DEFAULT_CACHE_BYTES,
     ):
-        self.buckets = BucketMap(buckets, local_roots)
+        stores = RemoteStores(storage_options)
+        self.buckets = BucketMap(buckets, local_roots, remote=[*OBJECT_STORES, *stores.options])
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
         if self.workspace is not None:
             self.workspace.mkdir(parents=True, exist_ok=True)
@@ -96,12 +107,15 @@ class Engine:
                 "or close it first (engine.close(); the %%bqml magic's engine is bqml_magic.context.engine())"
             )
         con = _connect(database, self.workspace, budget)
-        catalog = Catalog(con, self.buckets, models_root)
+        cache_bytes = parse_bytes(cache_size, "cache size")
+        cache = ContentCache(cache_dir or default_cache_folder(), cache_bytes) if cache_bytes else None
+        objects = ObjectStore(self.buckets, stores, cache, read_ahead_bytes=budget.reads)
+        catalog = Catalog(con, objects, models_root)
         self._services = Services(
             con=con,
             catalog=catalog,
-            models=ModelStore(catalog, self.buckets, models_root),
-            objects=ObjectStore(self.buckets),
+            models=ModelStore(catalog, objects, models_root),
+            objects=objects,
             pool=ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml"),
             relay=FailureRelay(),
             cancel=cancel,

@@ -5,7 +5,8 @@ pixels once decoded): without a bound, peak memory is cores x worst image. Each 
 reserves its peak (estimated from the image header or the target size, before any pixel is
 allocated) from a shared pool; calls that do not fit wait for others to finish, and a call
 that could never fit fails at once with a LimitError that says how to raise the budget.
-DuckDB gets its own share as its ``memory_limit`` (docs/behaviour.md#limits).
+DuckDB gets its own share as its ``memory_limit``, and object bytes fetched from a store ahead
+of the decoders get theirs (docs/behaviour.md#limits).
 """
 
 from __future__ import annotations
@@ -21,20 +22,26 @@ from bqml_magic.errors import Cancelled, LimitError
 
 DUCKDB_SHARE = 4
 """DuckDB gets a quarter of the budget: it holds listings and results, not pixels."""
+READS_SHARE = 16
+"""Object bytes read ahead from a store: a sixteenth of the budget (256 MB of 4 GiB, ~600 photos)."""
 DEFAULT_CAP = 4 * 2**30
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
-def parse_size(value: int | str) -> int:
+def parse_bytes(value: int | str, what: str = "memory size") -> int:
     """Bytes from ``4_000_000_000``, ``'4GB'`` or ``'512 MiB'``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        size = value
-    else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]I?B|B)?\s*", str(value), re.IGNORECASE)
-        if match is None:
-            raise LimitError(f"Invalid memory size {value!r}: expected bytes or a figure like '4GB' or '512MiB'")
-        size = int(float(match[1]) * _UNITS[(match[2] or "").upper()])
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]I?B|B)?\s*", str(value), re.IGNORECASE)
+    if match is None:
+        raise LimitError(f"Invalid {what} {value!r}: expected bytes or a figure like '4GB' or '512MiB'")
+    return int(float(match[1]) * _UNITS[(match[2] or "").upper()])
+
+
+def parse_size(value: int | str) -> int:
+    """A memory budget's bytes (``parse_bytes``), at least 64 MiB."""
+    size = parse_bytes(value)
     if size < 64 * 2**20:
         raise LimitError(f"Memory budget {value!r} is too small: give at least 64 MiB")
     return size
@@ -81,7 +88,8 @@ class PixelPool:
 
 @dataclass(frozen=True)
 class MemoryBudget:
-    """``total`` bytes: ``duckdb`` for DuckDB's memory_limit, ``pixels`` for image work."""
+    """``total`` bytes: ``duckdb`` for DuckDB's memory_limit, ``reads`` for object bytes fetched
+    ahead, ``pixels`` for image work."""
 
     total: int
     pixels: PixelPool
@@ -89,11 +97,15 @@ class MemoryBudget:
     @classmethod
     def of(cls, size: int | str | None, cancel: threading.Event | None = None) -> MemoryBudget:
         total = default_budget() if size is None else parse_size(size)
-        return cls(total, PixelPool(total - total // DUCKDB_SHARE, cancel))
+        return cls(total, PixelPool(total - total // DUCKDB_SHARE - total // READS_SHARE, cancel))
 
     @property
     def duckdb(self) -> int:
         return self.total // DUCKDB_SHARE
+
+    @property
+    def reads(self) -> int:
+        return self.total // READS_SHARE
 
 
 def _mb(nbytes: int) -> str:

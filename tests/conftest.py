@@ -9,6 +9,7 @@ fresh ``bqml_magic.context`` with an in-memory workspace, restored afterwards.
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,25 @@ from traitlets.config import Config
 
 from bqml_magic import Engine, samples
 from bqml_magic.config import context
+
+# No test reaches a real object store or a cloud metadata server: an unmapped gs:// or s3:// URI
+# goes to a loopback port where nothing listens (the discard port), credentials are explicit
+# test ones, and the libraries' metadata-server probes are off. Tests of the stores start their
+# own servers on loopback and point storage_options at them (tests/storage).
+os.environ.update(
+    {
+        "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
+        "NO_GCE_CHECK": "True",
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+    }
+)
 
 
 def package_file(package: str, *parts: str) -> Path:

@@ -26,7 +26,8 @@ from bqml_magic.catalog.schema import MODELS, OBJECT_TABLES, SCHEMA
 from bqml_magic.errors import AlreadyExistsError, NotFoundError, SQLError
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name, quoted
-from bqml_magic.storage.uris import BucketMap
+from bqml_magic.storage.objects import ObjectStore
+from bqml_magic.storage.rows import OBJECT_SCHEMA
 
 _INTERNAL_SCHEMAS = {SCHEMA, "main", "information_schema", "pg_catalog"}
 _BY_NAME = "lower(dataset) = ? AND lower(name) = ?"
@@ -35,9 +36,9 @@ _BY_NAME = "lower(dataset) = ? AND lower(name) = ?"
 class Catalog:
     """Name resolution and object lifecycle, over one DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, buckets: BucketMap, models_root: Path):
+    def __init__(self, con: duckdb.DuckDBPyConnection, objects: ObjectStore, models_root: Path):
         self.con = con
-        self.buckets = buckets
+        self.objects = objects
         schema.prepare(con, models_root)
 
     # -- datasets -------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class Catalog:
         table = self.object_table(name)
         if table is None:
             raise NotFoundError(f"Not found: Table {name}")
-        listed = f"SELECT uri, generation, content_type, size FROM {quoted(SCHEMA, table.cache_table)}"
+        listed = f"SELECT {', '.join(OBJECT_SCHEMA.names)} FROM {quoted(SCHEMA, table.cache_table)}"
         return sqlglot.parse_one(table.view_sql(quoted(source)), read="duckdb"), listed
 
     def view_query(self, name: Name) -> exp.Expression | None:
@@ -217,7 +218,7 @@ class Catalog:
         with transaction(self.con):
             if exists:
                 self.drop_relation_in_transaction(table.name, RelationKind.OBJECT_TABLE)
-            refresh(self.con, table, self.buckets)
+            refresh(self.con, table, self.objects)
             run(
                 self.con,
                 f"INSERT INTO {OBJECT_TABLES} VALUES (?, ?, ?, ?, ?, ?, ?, now())",
@@ -231,7 +232,6 @@ class Catalog:
                     table.cache_table,
                 ],
             )
-            run(self.con, f"CREATE VIEW {table.name.sql()} AS {table.view_sql()}")
 
     def ensure_fresh(self, name: Name, force: bool = False) -> None:
         """Re-list an object table when BigQuery's cache rules say its metadata is stale."""
@@ -243,7 +243,7 @@ class Catalog:
         row = first_row(self.con, f"SELECT refreshed FROM {OBJECT_TABLES} WHERE {_BY_NAME}", list(name.key))
         if force or needs_refresh(table, row[0] if row else None):
             with transaction(self.con):
-                refresh(self.con, table, self.buckets)
+                refresh(self.con, table, self.objects)
                 run(self.con, f"UPDATE {OBJECT_TABLES} SET refreshed = now() WHERE {_BY_NAME}", list(name.key))
 
     # -- models (metadata only; files are the model store's) ------------------------------

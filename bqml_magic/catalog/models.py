@@ -2,12 +2,12 @@
 
 BigQuery freezes a model at CREATE MODEL: later edits of the source files change nothing.
 We copy the files (regular files only, never more than the size limit, through the same
-access policy as objects) into a staging folder of the workspace, rename it into place when
-complete, and *load* the copy before recording it, in the transaction that removes a replaced
-model's row. Any failure deletes the new copy and leaves the old model exactly as it was. A
-process killed in the middle leaves at most a staging folder or an unrecorded copy; both are
-removed the next time a ModelStore opens the workspace (which DuckDB's file lock gives to one
-process at a time).
+access policy as objects, from a local folder or an object store) into a staging folder of
+the workspace, rename it into place when complete, and *load* the copy before recording it,
+in the transaction that removes a replaced model's row. Any failure deletes the new copy and
+leaves the old model exactly as it was. A process killed in the middle leaves at most a
+staging folder or an unrecorded copy; both are removed the next time a ModelStore opens the
+workspace (which DuckDB's file lock gives to one process at a time).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name
 from bqml_magic.storage.listing import walk
+from bqml_magic.storage.objects import ObjectStore
 from bqml_magic.storage.reader import not_regular, opened, os_failure, read_chunks
-from bqml_magic.storage.uris import BucketMap, Location, check_confined
+from bqml_magic.storage.uris import Location, RemoteLocation, check_confined
 
 _OPTIONS = {"model_type", "model_path", "kms_key_name", "description", "labels"}
 STAGING = ".staging"
@@ -54,9 +55,9 @@ STAGING = ".staging"
 class ModelStore:
     """CREATE / DROP MODEL and the runtime cache: each model is loaded once per engine."""
 
-    def __init__(self, catalog: Catalog, buckets: BucketMap, root: Path):
+    def __init__(self, catalog: Catalog, objects: ObjectStore, root: Path):
         self.catalog = catalog
-        self.buckets = buckets
+        self.objects = objects
         self.root = root
         self._runtimes: dict[Path, Runtime] = {}
         self._lock = threading.Lock()
@@ -207,29 +208,12 @@ class ModelStore:
 
         Returns what to load (the copied folder, or the copied file) and the files' size. Only
         regular files are copied; the size limit is checked on the files' sizes before copying
-        and again on the bytes read, so a file growing meanwhile cannot make the copy exceed it.
+        (a store's listing gives them without downloading) and again on the bytes read, so a
+        file growing meanwhile cannot make the copy exceed it.
         """
         is_folder = model_path.endswith("/*")
-        location = self.buckets.resolve(model_path[:-2] if is_folder else model_path)
-        what = "folder" if is_folder else "file"
-        real = check_confined(location)
-        try:
-            info = os.stat(real)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                raise NotFoundError(f"{what} {location.uri} does not exist") from None
-            raise os_failure(location.uri, exc, f"Model {what}") from exc
-        if is_folder and not stat.S_ISDIR(info.st_mode):
-            raise NotFoundError(f"folder {location.uri} does not exist (it is a file: write model_path without /*)")
-        if not is_folder and stat.S_ISDIR(info.st_mode):
-            raise NotFoundError(f"file {location.uri} does not exist (for a SavedModel folder, end model_path with /*)")
-        if not is_folder and not stat.S_ISREG(info.st_mode):
-            raise not_regular(location.uri, info.st_mode, "Model file")
-        if is_folder:
-            files = [(location.child(rel), rel, st) for rel, _, st in walk(location, None)]
-        else:
-            files = [(location, os.path.basename(location.path), info)]
-        size = sum(st.st_size for _, _, st in files)
+        files = self.source_files(model_path)
+        size = sum(n for _, _, n in files)
         limit = limits.MAX_SERIALIZED_BYTES
         if size >= limit:  # before copying: a 2 GB file is refused at once
             raise limits.too_big(model_type, f"are {size:,} bytes")
@@ -238,18 +222,70 @@ class ModelStore:
         for source, rel, _ in files:
             target = staging.joinpath(*rel.split("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
-            copied += _copy_file(source, target, limit - 1 - copied, model_type)
+            budget = limit - 1 - copied
+            if isinstance(source, RemoteLocation):
+                done = self.objects.stores.copy_to(source, target, budget + 1, "Model file")
+            else:
+                done = _copy_file(source, target, budget)
+            if done > budget:
+                raise limits.too_big(model_type, f"grew while being copied ({source.uri})")
+            copied += done
         return (staging if is_folder else staging / files[0][1]), copied
 
+    def source_files(self, model_path: str) -> list[tuple[Location, str, int]] | list[tuple[RemoteLocation, str, int]]:
+        """What CREATE MODEL would copy: ``(location, relative name, size)`` of each file, sizes
+        from the file system or the store's metadata (nothing downloaded)."""
+        is_folder = model_path.endswith("/*")
+        location = self.objects.buckets.resolve(model_path[:-2] if is_folder else model_path)
+        if isinstance(location, RemoteLocation):
+            return self._remote_files(location, is_folder)
+        return _local_files(location, is_folder)
 
-def _copy_file(source: Location, target: Path, budget: int, model_type: str) -> int:
+    def _remote_files(self, location: RemoteLocation, is_folder: bool) -> list[tuple[RemoteLocation, str, int]]:
+        """A model's objects in a store, with their sizes from the store's metadata."""
+        stores = self.objects.stores
+        if not is_folder:
+            info = stores.info(location, "Model file")
+            if info is not None:
+                return [(location, location.path.rpartition("/")[2], int(info.get("size") or 0))]
+        files = [(loc, rel, size) for rel, size, loc in stores.files_below(location, "Model folder")]
+        if is_folder and not files:
+            raise NotFoundError(f"folder {location.uri} does not exist (no objects under this prefix)")
+        if not is_folder:
+            hint = " (for a SavedModel folder, end model_path with /*)" if files else ""
+            raise NotFoundError(f"file {location.uri} does not exist{hint}")
+        return files
+
+
+def _local_files(location: Location, is_folder: bool) -> list[tuple[Location, str, int]]:
+    """A model's regular files in a local folder or bucket mapping, with their sizes."""
+    what = "folder" if is_folder else "file"
+    real = check_confined(location)
+    try:
+        info = os.stat(real)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise NotFoundError(f"{what} {location.uri} does not exist") from None
+        raise os_failure(location.uri, exc, f"Model {what}") from exc
+    if is_folder and not stat.S_ISDIR(info.st_mode):
+        raise NotFoundError(f"folder {location.uri} does not exist (it is a file: write model_path without /*)")
+    if not is_folder and stat.S_ISDIR(info.st_mode):
+        raise NotFoundError(f"file {location.uri} does not exist (for a SavedModel folder, end model_path with /*)")
+    if not is_folder and not stat.S_ISREG(info.st_mode):
+        raise not_regular(location.uri, info.st_mode, "Model file")
+    if is_folder:
+        return [(location.child(rel), rel, st.st_size) for rel, _, st in walk(location, None)]
+    return [(location, os.path.basename(location.path), info.st_size)]
+
+
+def _copy_file(source: Location, target: Path, budget: int) -> int:
     """Copy one regular file, reading at most ``budget + 1`` bytes; returns the bytes copied."""
     with opened(source, "Model file") as (fd, info), open(target, "xb") as out:
         copied = 0
         for chunk in read_chunks(source, fd, info.st_size, budget + 1):
             copied += len(chunk)
             if copied > budget:
-                raise limits.too_big(model_type, f"grew while being copied ({source.uri})")
+                break
             out.write(chunk)
     return copied
 

@@ -1,9 +1,10 @@
 """Object tables: a listing cache in DuckDB plus a view with BigQuery's fixed columns.
 
-The listing is written from a streamed walk into ``__bqml.<cache>``; the user's table is a
-view over it that derives ``updated``, ``metadata`` and ``ref`` and computes ``md5_hash``
-through a UDF, so it is only read where a query asks for it. ``data`` is not a column at all
-(BigQuery's pseudocolumn): the translator turns it into ``bqml_read(uri)`` where used.
+The listing is written from a streamed walk or store listing into ``__bqml.<cache>``; the
+user's table is a view over it that derives ``ref`` and computes ``md5_hash`` through a UDF
+where the store gave none (a local file), so a file is only read where a query asks for it.
+``data`` is not a column at all (BigQuery's pseudocolumn): the translator turns it into
+``bqml_read({uri, generation, size})`` where used.
 Refresh follows BigQuery's metadata caching: every query without ``max_staleness``; when
 older than it with ``metadata_cache_mode='AUTOMATIC'``; only on request with ``'MANUAL'``.
 """
@@ -26,8 +27,9 @@ from sqlglot import exp
 from bqml_magic.catalog.schema import SCHEMA
 from bqml_magic.errors import SQLError
 from bqml_magic.sql.names import Name, quoted
-from bqml_magic.storage.listing import OBJECT_SCHEMA, Pattern, Skipped, list_objects
-from bqml_magic.storage.uris import BucketMap
+from bqml_magic.storage.listing import Skipped
+from bqml_magic.storage.objects import ObjectStore
+from bqml_magic.storage.rows import OBJECT_SCHEMA, Pattern
 
 MIN_STALENESS = timedelta(minutes=30)
 MAX_STALENESS = timedelta(days=7)
@@ -78,13 +80,12 @@ class ObjectTable:
         auth = exp.null() if self.connection is None else exp.Literal.string(self.connection)
         return f"""
             SELECT uri, generation, content_type, size,
-                   bqml_md5(uri, generation) AS md5_hash,
-                   make_timestamp(generation // 1000)::TIMESTAMPTZ AS updated,
-                   []::STRUCT(name VARCHAR, value VARCHAR)[] AS metadata,
+                   CASE WHEN md5_hash IS NULL THEN bqml_md5(uri, generation) ELSE md5_hash END AS md5_hash,
+                   updated, coalesce(metadata, []) AS metadata,
                    {{'uri': uri, 'version': generation::VARCHAR, 'authorizer': {auth.sql("duckdb")}::VARCHAR,
                      'details': json_object('gcs_metadata', json_object(
                         'content_type', content_type, 'size', size,
-                        'updated', strftime(make_timestamp(generation // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')))}} AS ref
+                        'updated', strftime(updated, '%Y-%m-%dT%H:%M:%S.%fZ')))}} AS ref
             FROM {source or quoted(SCHEMA, self.cache_table)}"""
 
 
@@ -143,8 +144,9 @@ def needs_refresh(table: ObjectTable, refreshed: datetime | None, now: datetime 
     return now - refreshed > table.staleness
 
 
-def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketMap) -> None:
-    """Re-list the objects into the cache table; the caller owns the transaction.
+def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, objects: ObjectStore) -> None:
+    """Re-list the objects into the cache table, and (re)define the table's view over it; the
+    caller owns the transaction.
 
     A listing error (unmapped bucket, missing folder) surfaces as itself, not as DuckDB's
     wrapping of it, and the caller's rollback keeps the previous listing. Entries the listing
@@ -155,7 +157,7 @@ def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketM
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            yield from list_objects(buckets, table.uris, skipped)
+            yield from objects.list(table.uris, skipped)
         except BaseException as exc:
             failures.append(exc)
             raise
@@ -165,6 +167,7 @@ def refresh(con: duckdb.DuckDBPyConnection, table: ObjectTable, buckets: BucketM
         con.execute(
             f"CREATE OR REPLACE TABLE {quoted(SCHEMA, table.cache_table)} AS SELECT * FROM __bqml_listing"
         ).fetchall()
+        con.execute(f"CREATE OR REPLACE VIEW {table.name.sql()} AS {table.view_sql()}").fetchall()
     except duckdb.Error:
         if failures:
             raise failures[0] from None

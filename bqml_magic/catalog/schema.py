@@ -10,6 +10,9 @@ Versions:
    stored as absolute paths.
 2. ``catalog_meta`` holds the version; model folders are stored relative to the workspace's
    model root, so a workspace can be moved or copied and its models still load.
+3. Object-table listings record ``md5_hash``, ``updated`` and custom ``metadata`` as the store
+   gives them (``storage/rows.py``); older listings, all of local files, get NULL digests
+   (computed when read, as before), ``updated`` from the generation, and no metadata.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from bqml_magic.errors import CatalogError
 from bqml_magic.sql.names import quoted
 
 SCHEMA = "__bqml"
-VERSION = 2
+VERSION = 3
 OBJECT_TABLES = quoted(SCHEMA, "object_tables")
 MODELS = quoted(SCHEMA, "models")
 META = quoted(SCHEMA, "catalog_meta")
@@ -55,7 +58,16 @@ def _v1_to_v2(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
         )
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {1: _v1_to_v2}
+def _v2_to_v3(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
+    for (cache,) in run(con, f"SELECT cache_table FROM {OBJECT_TABLES}"):
+        table = quoted(SCHEMA, cache)
+        run(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS md5_hash VARCHAR")
+        run(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS updated TIMESTAMPTZ")
+        run(con, f"UPDATE {table} SET updated = make_timestamp(generation // 1000)")
+        run(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS metadata STRUCT(name VARCHAR, value VARCHAR)[]")
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """version -> the step that brings a catalog of that version to the next one."""
 
 

@@ -20,6 +20,7 @@ from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
 from bqml_magic.memory import PixelPool
 from bqml_magic.sql.lift import Call, FileLeaf, Island, Leaf, LiftPlan, Node
+from bqml_magic.storage.objects import ObjectRef, object_ref
 
 
 def output_schema(plan: LiftPlan, inner: pa.Schema) -> pa.Schema:
@@ -52,9 +53,14 @@ def evaluate(
 ) -> Iterator[pa.RecordBatch]:
     """Inner batches in, finished batches out, in order; every call within the memory budget."""
     islands = {i.placeholder: i for i in plan.islands}
-    for batch in batches:
+    files = sorted({leaf.column for island in plan.islands for leaf in _file_leaves(island.tree)})
+    for batch, following in _with_next(batches):
         if services.cancel.is_set():
             raise Cancelled("Query cancelled")
+        for ahead in (batch, following):  # this batch's objects, then the next one's, fetched while we decode
+            if ahead is not None:
+                for column in files:
+                    services.objects.prefetch(object_ref(r) for r in ahead.column(column).to_pylist())
         columns = []
         for name in batch.schema.names:
             if name in plan.leaf_columns:
@@ -65,6 +71,23 @@ def evaluate(
             else:
                 columns.append(_island_column(island, batch, services, schema.field(island.name).type))
         yield pa.record_batch(columns, schema=schema)
+
+
+def _with_next(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch | None]]:
+    """Each batch with the one after it (None for the last): the next batch's reads start early."""
+    current = next(batches, None)
+    while current is not None:
+        following = next(batches, None)
+        yield current, following
+        current = following
+
+
+def _file_leaves(node: Node) -> Iterator[FileLeaf]:
+    if isinstance(node, FileLeaf):
+        yield node
+    elif isinstance(node, Call):
+        for arg in node.args:
+            yield from _file_leaves(arg)
 
 
 def _island_column(island: Island, batch: pa.RecordBatch, services: Services, arrow_type: pa.DataType) -> pa.Array:
@@ -84,15 +107,15 @@ def _collect(node: Node, batch: pa.RecordBatch, out: dict[str, list[Any]]) -> No
         for arg in node.args:
             _collect(arg, batch, out)
     elif isinstance(node, FileLeaf):
-        out[node.column] = batch.column(node.column).to_pylist()
+        out[node.column] = [object_ref(r) for r in batch.column(node.column).to_pylist()]
     else:
         out[node.column] = column_values(batch.column(node.column), node.kind)
 
 
-def _uris(node: Node, leaves: dict[str, list[Any]]) -> list[Any] | None:
+def _uris(node: Node, leaves: dict[str, list[Any]]) -> list[str | None] | None:
     """The object each row came from, for error messages."""
     if isinstance(node, FileLeaf):
-        return leaves[node.column]
+        return [None if ref is None else ref.uri for ref in leaves[node.column]]
     if isinstance(node, Call):
         for arg in node.args:
             found = _uris(arg, leaves)
@@ -106,7 +129,7 @@ class _Row:
     """What evaluating a row needs: the batch's argument columns, a reader, the pixel budget."""
 
     leaves: dict[str, list[Any]]
-    read: Callable[[str], bytes]
+    read: Callable[[ObjectRef], bytes]
     pixels: PixelPool
 
 

@@ -182,6 +182,7 @@ class Execution:
             with contextlib.suppress(duckdb.Error):
                 cur.close()
         self._cursors.clear()
+        self.services.objects.forget_prefetched()
 
     # -- internals ------------------------------------------------------------------------
     def _params(self, tree: exp.Expression) -> dict[str, Any]:

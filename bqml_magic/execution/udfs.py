@@ -3,8 +3,9 @@ they are not lifted into the streamed path.
 
 Registered once per database (cursors share them). All are Arrow-vectorised and fan their
 rows out over the engine's thread pool; their exceptions cross DuckDB through the relay.
-Functions that take bytes also come in a ``_file`` form taking the object's uri: the file is
-read in the worker (DuckDB never holds a chunk of files) and errors name the object. Each
+Functions that take bytes also come in a ``_file`` form taking the object's reference: the
+file is read in the worker (DuckDB never holds a chunk of files), the objects of a chunk are
+fetched ahead together, and errors name the object. Each
 call's results are held to a share of the memory budget: a chunk of huge images is an error,
 not an out-of-memory kill.
 """
@@ -23,7 +24,8 @@ from bqml_magic.execution.services import Services
 from bqml_magic.functions import REGISTRY, MLFunction
 from bqml_magic.functions.base import DUCKDB_TYPES, RESULT_TYPES, column_values, result_array
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, Image
-from bqml_magic.sql.ml import FILE_SUFFIX, READ_UDF
+from bqml_magic.sql.ml import FILE_SUFFIX, OBJECT_REF_TYPE, READ_UDF
+from bqml_magic.storage.objects import ObjectRef, object_ref
 
 MD5_UDF = "bqml_md5"
 CHUNK_SHARE = 2
@@ -35,16 +37,17 @@ def register(services: Services) -> None:
     """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on the engine's database."""
     objects = services.objects
 
-    def read_column(uris: pa.Array) -> pa.Array:
-        values = uris.to_pylist()
-        return pa.array(list(fan_out(services, lambda u: None if u is None else objects.read(u), values)), pa.binary())
+    def read_column(refs: pa.Array) -> pa.Array:
+        wanted = [object_ref(r) for r in refs.to_pylist()]
+        objects.prefetch(wanted)
+        return pa.array(list(fan_out(services, lambda r: None if r is None else objects.read(r), wanted)), pa.binary())
 
     def md5_column(uris: pa.Array, generations: pa.Array) -> pa.Array:
         pairs = list(zip(uris.to_pylist(), generations.to_pylist()))
         digests = fan_out(services, lambda p: None if p[0] is None else objects.md5(*p), pairs)
         return pa.array(list(digests), pa.string())
 
-    _create(services, READ_UDF, read_column, ["VARCHAR"], "BLOB")
+    _create(services, READ_UDF, read_column, [OBJECT_REF_TYPE], "BLOB")
     _create(services, MD5_UDF, md5_column, ["VARCHAR", "BIGINT"], "VARCHAR")
     for function in REGISTRY.values():
         _register_ml(services, function)
@@ -58,14 +61,12 @@ def _register_ml(services: Services, function: MLFunction) -> None:
     files = [i for i, kind in enumerate(function.arg_kinds) if kind == "bytes"]
     pixels, cap = services.budget.pixels, services.budget.pixels.capacity // CHUNK_SHARE
 
-    def evaluate(rows: list[tuple[Any, ...]], uris: list[str | None]) -> pa.Array:
+    def evaluate(rows: list[tuple[Any, ...]], refs: list[ObjectRef | None]) -> pa.Array:
         def one(i: int) -> Any:
-            args = rows[i]
-            if uris[i] is not None:
-                args = tuple(
-                    services.objects.read(a) if k in files and a is not None else a for k, a in enumerate(args)
-                )
-            return function.call(args, uris[i], pixels)
+            args, ref = rows[i], refs[i]
+            if ref is not None:
+                args = tuple(services.objects.read(ref) if k in files else a for k, a in enumerate(args))
+            return function.call(args, ref.uri if ref is not None else None, pixels)
 
         results, held = [], 0
         for value in fan_out(services, one, range(len(rows))):
@@ -85,12 +86,14 @@ def _register_ml(services: Services, function: MLFunction) -> None:
         return evaluate(rows, [None] * len(rows))
 
     def udf_over_files(*columns: pa.Array) -> pa.Array:
-        """The same, its bytes argument given as the object's uri: read in the worker, errors name it."""
-        kinds = ["string" if k == "bytes" else k for k in function.arg_kinds]
+        """The same, its bytes argument given as the object's reference: read in the worker, errors name it."""
+        kinds = ["ref" if k == "bytes" else k for k in function.arg_kinds]
         rows = list(zip(*(column_values(c, k) for c, k in zip(columns, kinds))))
-        return evaluate(rows, [row[files[0]] for row in rows])
+        refs = [object_ref(row[files[0]]) for row in rows]
+        services.objects.prefetch(refs)
+        return evaluate(rows, refs)
 
-    file_params = ["VARCHAR" if k == "bytes" else p for k, p in zip(function.arg_kinds, params)]
+    file_params = [OBJECT_REF_TYPE if k == "bytes" else p for k, p in zip(function.arg_kinds, params)]
     for suffix, fn, types in (("", udf, params), (FILE_SUFFIX, udf_over_files, file_params)):
         if suffix and not files:
             continue

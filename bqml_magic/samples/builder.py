@@ -18,13 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bqml_magic.samples import mobilenet, photos
+from bqml_magic.storage.cache import cache_root
 
 VERSION = "v1"
 MARKER = "samples.json"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("BQML_MAGIC_CACHE") or Path.home() / ".cache" / "bqml_magic")
 
 
 def sample_dir() -> Path:

@@ -31,7 +31,7 @@ class Leaf:
 
 @dataclass(frozen=True)
 class FileLeaf:
-    """The ``data`` pseudocolumn: the inner query gives the uri; the worker reads the bytes."""
+    """The ``data`` pseudocolumn: the inner query gives the object's reference; the worker reads the bytes."""
 
     column: str
 

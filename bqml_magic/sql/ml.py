@@ -9,7 +9,11 @@ from bqml_magic.functions import REGISTRY, MLFunction
 from bqml_magic.sql.names import at
 
 READ_UDF = "bqml_read"
-"""The DuckDB function behind the ``data`` pseudocolumn: an object's bytes by its uri."""
+"""The DuckDB function behind the ``data`` pseudocolumn: an object's bytes by its reference."""
+OBJECT_REF_FIELDS = ("uri", "generation", "size")
+"""What ``bqml_read`` is given of an object table's row: the object, its version (the content
+cache's key) and its size (what reading it ahead will hold)."""
+OBJECT_REF_TYPE = "STRUCT(uri VARCHAR, generation BIGINT, size BIGINT)"
 UDF_PREFIX = "bqml_"
 """Every DuckDB function of ours: the data pseudocolumn, md5 and the ML.* UDFs."""
 FILE_SUFFIX = "_file"
@@ -39,6 +43,16 @@ def ml_function(node: exp.Expression) -> MLFunction | None:
 
 def ml_arguments(node: exp.Dot) -> list[exp.Expression]:
     return list(node.expression.expressions)
+
+
+def file_read(table_alias: str) -> exp.Anonymous:
+    """``bqml_read({uri, generation, size})`` of an object table's row: what ``data`` becomes."""
+    alias = exp.to_identifier(table_alias)
+    fields = [
+        exp.PropertyEQ(this=exp.to_identifier(name), expression=exp.column(name, table=alias))
+        for name in OBJECT_REF_FIELDS
+    ]
+    return exp.Anonymous(this=READ_UDF, expressions=[exp.Struct(expressions=fields)])
 
 
 def is_file_read(node: exp.Expression) -> bool:

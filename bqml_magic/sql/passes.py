@@ -26,7 +26,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.lift import plan_lift
-from bqml_magic.sql.ml import FILE_SUFFIX, READ_UDF, UDF_PREFIX, is_file_read, ml_arguments, ml_function
+from bqml_magic.sql.ml import FILE_SUFFIX, UDF_PREFIX, file_read, is_file_read, ml_arguments, ml_function
 from bqml_magic.sql.names import Name, at, object_name
 from bqml_magic.sql.rewrite import PredictCall, Rewrite
 
@@ -132,7 +132,7 @@ def _expanded(body: exp.Expression, name: Name, table: exp.Table, rewrite: Rewri
 
 
 def rewrite_data_pseudocolumn(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
-    """``data`` / ``t.data`` / ``dataset.t.data`` of an object table -> ``bqml_read(t.uri)``."""
+    """``data`` / ``t.data`` / ``dataset.t.data`` of an object table -> ``bqml_read({t.uri, t.generation, t.size})``."""
     if not rewrite.object_tables:
         return tree
     for scope in traverse_scope(tree):
@@ -148,7 +148,7 @@ def rewrite_data_pseudocolumn(tree: exp.Expression, rewrite: Rewrite) -> exp.Exp
             if (qualifier and qualifier not in sources) or (not qualifier and len(sources) != 1):
                 continue
             alias = qualifier or next(iter(sources))
-            read = exp.Anonymous(this=READ_UDF, expressions=[exp.column("uri", table=exp.to_identifier(alias))])
+            read = file_read(alias)
             column.replace(exp.alias_(read, column.name) if isinstance(column.parent, exp.Select) else read)
     return tree
 

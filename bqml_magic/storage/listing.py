@@ -1,9 +1,10 @@
 """Listing the objects behind an object table's ``uris`` patterns, streamed in batches.
 
 BigQuery's rule: each pattern holds at most one ``*``, after the bucket name, and ``*``
-also matches ``/`` (it is a prefix/suffix match, not a glob). We walk only the folder
-above the ``*`` and yield Arrow record batches, so a folder of millions of files is never
-held in memory at once. File content is never read here.
+also matches ``/`` (``rows.Pattern``). For a local folder we walk only the folder above the
+``*``; for an object store, its listing API pages through the prefix (``remote_listing.py``).
+Either way rows leave as Arrow record batches, so millions of objects are never held in
+memory at once. Object content is never read here.
 
 Only regular files are objects (docs/behaviour.md#access-policy). In a wildcard listing,
 FIFOs, devices and sockets are not objects and are passed over silently (GCS cannot hold
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import mimetypes
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -25,19 +25,14 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from bqml_magic.errors import SQLError, StorageError
+from bqml_magic.errors import StorageError
 from bqml_magic.storage.reader import not_regular, os_failure, os_reason, stat_object
-from bqml_magic.storage.uris import BucketMap, Location, check_confined
+from bqml_magic.storage.remote import RemoteStores
+from bqml_magic.storage.remote_listing import remote_rows
+from bqml_magic.storage.rows import ObjectRow, Pattern, content_type, to_batch
+from bqml_magic.storage.uris import BucketMap, Location, RemoteLocation, check_confined
 
 BATCH_ROWS = 8192
-
-OBJECT_SCHEMA = pa.schema(
-    [("uri", pa.string()), ("generation", pa.int64()), ("content_type", pa.string()), ("size", pa.int64())]
-)
-"""What a listing records; ``updated``, ``metadata`` and ``ref`` derive from it in the view."""
-ObjectInfo = tuple[str, int, int]  # uri, generation (mtime in ns), size
-# Formats mimetypes may not know on every platform; GCS sets these on upload.
-_EXTRA_TYPES = {".webp": "image/webp", ".bmp": "image/bmp", ".jfif": "image/jpeg"}
 
 
 @dataclass(frozen=True)
@@ -48,80 +43,49 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True)
-class Pattern:
-    """One ``uris`` entry split at its ``*``: objects whose name is prefix + anything + suffix."""
-
-    written: str
-    prefix: str
-    suffix: str
-    wildcard: bool
-
-    @classmethod
-    def parse(cls, uri: str) -> Pattern:
-        if uri.count("*") > 1:
-            raise SQLError(f"Invalid uris entry {uri!r}: only one '*' wildcard is allowed per URI")
-        if uri.startswith("gs://") and "*" in uri[5:].split("/", 1)[0]:
-            raise SQLError(f"Invalid uris entry {uri!r}: the bucket name cannot contain '*'")
-        if uri.startswith("gs://") and "/" not in uri[5:]:
-            raise SQLError(f"Invalid uris entry {uri!r}: expected gs://bucket/object_name")
-        prefix, star, suffix = uri.partition("*")
-        return cls(uri, prefix, suffix, bool(star))
-
-    def wants(self, uri: str) -> bool:
-        """Whether an object named ``uri`` matches, or a folder ``uri`` (ending in ``/``) may hold one that does."""
-        if uri.endswith("/"):
-            return uri.startswith(self.prefix) or self.prefix.startswith(uri)
-        return (
-            len(uri) >= len(self.prefix) + len(self.suffix)
-            and uri.startswith(self.prefix)
-            and uri.endswith(self.suffix)
-        )
-
-    @property
-    def folder_uri(self) -> str:
-        """The folder a wildcard pattern walks: its prefix up to the last ``/``."""
-        return self.prefix[: self.prefix.rfind("/") + 1]
-
-
-def content_type(name: str) -> str:
-    """The MIME type GCS would have recorded at upload, from the object name."""
-    ext = os.path.splitext(name)[1].lower()
-    return _EXTRA_TYPES.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
-
-
-def list_objects(buckets: BucketMap, uris: list[str], skipped: list[Skipped] | None = None) -> Iterator[pa.RecordBatch]:
-    """Every object matching any pattern, each once, as Arrow batches of OBJECT_SCHEMA.
+def list_objects(
+    buckets: BucketMap, stores: RemoteStores, uris: list[str], skipped: list[Skipped] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Every object matching any pattern, each once, as Arrow batches of ``rows.OBJECT_SCHEMA``.
 
     Entries a wildcard listing had to leave out are appended to ``skipped``.
     """
     patterns = [Pattern.parse(u) for u in uris]
     left_out = skipped if skipped is not None else []
     seen: set[str] = set()
-    rows: list[ObjectInfo] = []
+    rows: list[ObjectRow] = []
     for pattern in patterns:
-        for info in _matches(buckets, pattern, left_out):
-            if info[0] in seen:
+        location = buckets.resolve(pattern.written)  # the policy's verdict names the pattern as written
+        if isinstance(location, RemoteLocation):
+            matches = remote_rows(stores, pattern, location)
+        else:
+            matches = _matches(buckets, pattern, location, left_out)
+        for row in matches:
+            if row.uri in seen:
                 continue
-            seen.add(info[0])
-            rows.append(info)
+            seen.add(row.uri)
+            rows.append(row)
             if len(rows) >= BATCH_ROWS:
-                yield _batch(rows)
+                yield to_batch(rows)
                 rows = []
     if rows:
-        yield _batch(rows)
+        yield to_batch(rows)
 
 
-def _matches(buckets: BucketMap, pattern: Pattern, skipped: list[Skipped]) -> Iterator[ObjectInfo]:
+def _local_row(uri: str, info: os.stat_result) -> ObjectRow:
+    """A file as GCS would list it: the generation and ``updated`` are its modification time."""
+    return ObjectRow(uri, info.st_mtime_ns, content_type(uri), info.st_size, None, info.st_mtime_ns // 1000)
+
+
+def _matches(buckets: BucketMap, pattern: Pattern, named: Location, skipped: list[Skipped]) -> Iterator[ObjectRow]:
     if not pattern.wildcard:
-        location = buckets.resolve(pattern.written)
-        info = stat_object(location, missing_ok=location.bucket is not None)  # GCS: no such object matches nothing
+        info = stat_object(named, missing_ok=named.bucket is not None)  # GCS: no such object matches nothing
         if info is not None:
-            yield pattern.written, info.st_mtime_ns, info.st_size
+            yield _local_row(pattern.written, info)
         return
-    buckets.resolve(pattern.written)  # the policy's verdict names the pattern as written
     base_uri = pattern.folder_uri
     location = buckets.resolve(base_uri)
+    assert isinstance(location, Location)  # the pattern's own verdict was local
     try:
         is_folder = stat.S_ISDIR(os.stat(location.path).st_mode)
     except OSError as exc:
@@ -143,7 +107,7 @@ def _matches(buckets: BucketMap, pattern: Pattern, skipped: list[Skipped]) -> It
             shown = uri.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
             skipped.append(Skipped(shown, "is skipped: its name is not UTF-8, as GCS object names must be"))
             continue
-        yield uri, info.st_mtime_ns, info.st_size
+        yield _local_row(uri, info)
 
 
 def _everything(rel: str) -> bool:
@@ -245,16 +209,3 @@ def _examine(
         if exc.errno != errno.ENOENT:  # gone since the folder was read, or a dangling symlink: no object
             skipped.append(Skipped(location.child(rel).uri, os_reason(exc)))
         return None
-
-
-def _batch(rows: list[ObjectInfo]) -> pa.RecordBatch:
-    uris = [u for u, _, _ in rows]
-    return pa.record_batch(
-        [
-            pa.array(uris, pa.string()),
-            pa.array([g for _, g, _ in rows], pa.int64()),
-            pa.array([content_type(u) for u in uris], pa.string()),
-            pa.array([n for _, _, n in rows], pa.int64()),
-        ],
-        schema=OBJECT_SCHEMA,
-    )

@@ -1,11 +1,14 @@
 """Where a URI lives on this machine, and whether SQL may read it at all (docs/behaviour.md#access-policy).
 
 The same SQL must run here and in BigQuery, so ``gs://bucket/path`` stays the URI users write
-and see; a bucket mapping turns it into a local folder. SQL may come from elsewhere (a shared
-notebook), so what it can name is confined: a mapped bucket's folder, or a local folder the
-user allowed (``local_roots``), each checked after following symlinks. Nothing else: not
-``~/.ssh``, ``/proc/self/environ`` or ``/dev/zero``, not ``http://``. This module is the one
-place that decides; ``reader.py`` re-checks at the moment a file is opened.
+and see. A bucket mapping turns it into a local folder; an unmapped ``gs://`` or ``s3://`` URI
+is the object store itself (``remote.py``). SQL may come from elsewhere (a shared notebook),
+so what it can name is confined: a mapped bucket's folder or a local folder the user allowed
+(``local_roots``), each checked after following symlinks, and the object stores: ``gs://`` and
+``s3://``, plus any other fsspec protocol the user gave ``storage_options`` for. Nothing else:
+not ``~/.ssh``, ``/proc/self/environ`` or ``/dev/zero``, not ``http://`` (a cloud metadata
+server is one request away). This module is the one place that decides; ``reader.py``
+re-checks at the moment a file is opened.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from pathlib import Path
 
 from bqml_magic.errors import StorageError
 
+OBJECT_STORES = ("gs", "s3")
+"""Protocols read from the store itself without being asked: BigQuery's object tables live there."""
+_ALIASES = {"gcs": "gs", "s3a": "s3"}
+_NEVER_REMOTE = ("file", "local")
+"""Local files are the local policy's (``local_roots``): no storage option opens them another way."""
 NAME_MAX = 255
 """Bytes in one file or folder name (ext4, XFS, APFS, NTFS): GCS allows longer object names."""
 PATH_MAX = 4096
@@ -42,8 +50,28 @@ class Location:
 
     def child(self, rel: str) -> Location:
         """An entry below this folder location, ``rel`` being its ``/``-separated relative name."""
-        base = self.uri if self.uri.endswith("/") or not self.uri else self.uri + "/"
-        return Location(base + rel, os.path.join(self.path, *rel.split("/")), self.roots, self.bucket)
+        return Location(_below(self.uri, rel), os.path.join(self.path, *rel.split("/")), self.roots, self.bucket)
+
+
+@dataclass(frozen=True)
+class RemoteLocation:
+    """A URI read from an object store: ``path`` is ``bucket/key`` as fsspec names it."""
+
+    uri: str
+    protocol: str
+    path: str
+
+    @property
+    def bucket(self) -> str:
+        return self.path.partition("/")[0]
+
+    def child(self, rel: str) -> RemoteLocation:
+        """An object below this prefix, ``rel`` being its ``/``-separated relative name."""
+        return RemoteLocation(_below(self.uri, rel), self.protocol, _below(self.path, rel))
+
+
+def _below(base: str, rel: str) -> str:
+    return base + rel if base.endswith("/") or not base else f"{base}/{rel}"
 
 
 class BucketMap:
@@ -53,7 +81,10 @@ class BucketMap:
         self,
         buckets: Mapping[str, str | os.PathLike[str]] | None = None,
         local_roots: Iterable[str | os.PathLike[str]] = (),
+        remote: Iterable[str] = OBJECT_STORES,
     ):
+        self.remote = frozenset(protocol_name(p) for p in remote) - set(_NEVER_REMOTE)
+        """The protocols read from their stores: ``OBJECT_STORES`` and those given storage options."""
         self._folders: dict[str, Path] = {}
         for bucket, folder in (buckets or {}).items():
             self.mount(bucket, folder)
@@ -75,8 +106,8 @@ class BucketMap:
     def local_roots(self) -> tuple[str, ...]:
         return self._roots
 
-    def resolve(self, uri: str) -> Location:
-        """Map a URI to where its bytes are, if the policy allows it; raises StorageError naming the URI.
+    def resolve(self, uri: str) -> Location | RemoteLocation:
+        """Where a URI's bytes are, if the policy allows it; raises StorageError naming the URI.
 
         What follows ``gs://bucket/`` or ``file://`` is a name taken as written, as GCS takes an
         object's name: ``#``, ``?`` and ``%`` are characters of file names, not URL syntax.
@@ -86,29 +117,29 @@ class BucketMap:
         scheme, sep, rest = uri.partition("://")
         if not sep or not _SCHEME.fullmatch(scheme):
             return self._resolve_local(uri, os.path.expanduser(uri))
-        scheme = scheme.lower()
-        if scheme == "gs":
-            bucket, _, key = rest.partition("/")
-            return self._resolve_bucket(uri, bucket, "/" + key)
+        scheme = protocol_name(scheme)
         if scheme == "file":
             host, _, path = rest.partition("/")  # file:///path, or file://localhost/path
             if host not in ("", "localhost"):
                 raise StorageError(f"{uri} names the host '{host}': file URIs are local paths, file:///path")
             return self._resolve_local(uri, "/" + path)
+        bucket, _, key = rest.partition("/")
+        if scheme == "gs" and bucket in self._folders:  # a mapping wins over the network
+            return self._resolve_bucket(uri, bucket, "/" + key)
+        if scheme in self.remote:
+            if not bucket:
+                raise StorageError(f"{uri} names no bucket: write {scheme}://bucket/object_name")
+            return RemoteLocation(uri, scheme, rest)
         raise StorageError(
-            f"{uri}: {scheme}:// URIs are not read here; objects and models come from gs:// buckets mapped to "
-            "local folders (Engine(buckets={'bucket': '/folder'})) or from local paths inside allowed roots "
+            f"{uri}: {scheme}:// URIs are not read here. Objects and models come from object stores "
+            f"({', '.join(f'{p}://' for p in sorted(self.remote))}; another fsspec protocol once you give it "
+            f"options: Engine(storage_options={{'{scheme}': {{...}}}})), from gs:// buckets mapped to local "
+            "folders (Engine(buckets={'bucket': '/folder'})) or from local paths inside allowed roots "
             "(Engine(local_roots=['/folder']))"
         )
 
     def _resolve_bucket(self, uri: str, bucket: str, key: str) -> Location:
-        folder = self._folders.get(bucket)
-        if folder is None:
-            known = ", ".join(sorted(self._folders)) or "none"
-            raise StorageError(
-                f"Bucket '{bucket}' in {uri} is not mounted on this machine (mounted: {known}); "
-                f"map it with Engine(buckets={{'{bucket}': '/local/folder'}}) or Engine.mount()"
-            )
+        folder = self._folders[bucket]
         parts = [p for p in key.split("/") if p not in ("", ".")]
         if any(p == ".." for p in parts) or key.startswith("//"):
             raise StorageError(f"{uri} leaves its bucket: '..' and absolute segments are not allowed")
@@ -134,6 +165,12 @@ class BucketMap:
             f"{uri} {where} the allowed local roots (allowed: {allowed}); SQL reads local files only from "
             f"folders you allow: {_HOW_TO_ALLOW}{hint}"
         )
+
+
+def protocol_name(scheme: str) -> str:
+    """A URI scheme as the policy names it: lower case, aliases folded (``gcs`` is ``gs``)."""
+    scheme = scheme.lower()
+    return _ALIASES.get(scheme, scheme)
 
 
 def check_confined(location: Location, path: str | None = None) -> str:

@@ -80,7 +80,7 @@ def test_uri_patterns(engine: Engine, uris, expected):
         ("uris = ['gs://my_bucket/*/*']", SQLError, "only one '*'"),
         ("uris = ['gs://my_*/x']", SQLError, "bucket name"),
         ("uris = []", SQLError, "non-empty"),
-        ("uris = ['gs://other_bucket/*']", StorageError, "not mounted"),
+        ("uris = ['az://other_bucket/*']", StorageError, "not read here"),
         ("uris = ['/no/such/folder/*']", StorageError, "outside the allowed local roots"),
         ("uris = ['gs://my_bucket/../etc/*']", StorageError, "leaves its bucket"),
         ("uris = ['gs://my_bucket/*'], max_staleness = INTERVAL 1 HOUR", SQLError, "metadata_cache_mode"),
@@ -108,7 +108,7 @@ def test_failed_replace_keeps_the_old_table(engine: Engine):
     with pytest.raises(StorageError):
         engine.query(
             "CREATE OR REPLACE EXTERNAL TABLE my_dataset.object_table "
-            "OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://unmapped/*'])"
+            "OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/*', 'az://unmapped/*'])"
         )
     after = engine.query("SELECT uri FROM my_dataset.object_table ORDER BY uri")
     pd.testing.assert_frame_equal(before, after)

@@ -58,3 +58,18 @@ def test_a_script_that_creates_what_it_reads_is_checked_as_far_as_possible(score
 def test_unknown_names_fail_the_dry_run(scorer: Engine):
     with pytest.raises(NotFoundError, match=r"my_dataset.nope"):
         scorer.dry_run("SELECT * FROM my_dataset.nope")
+
+
+def test_create_model_reports_what_it_would_copy(scorer: Engine, photos):
+    size = (photos / "models" / "scorer.onnx").stat().st_size
+    sql = "CREATE MODEL my_dataset.again OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/{}')"
+    report = scorer.dry_run(sql.format("scorer.onnx"))
+    assert (
+        report.problems == []
+        and f"copies gs://my_bucket/models/scorer.onnx: 1 file(s), {size / 2**20:,.1f} MiB" in (report.summary())
+    )
+    missing = scorer.dry_run(sql.format("nope.onnx"))
+    assert missing.problems == [
+        "model_path 'gs://my_bucket/models/nope.onnx': file gs://my_bucket/models/nope.onnx does not exist"
+    ]
+    assert scorer.table_kind("my_dataset.again") is None

@@ -44,6 +44,11 @@ class Catalog:
     views: ClassVar[dict[tuple[str, str], exp.Expression]] = {}
 
 
+REF_PHOTOS = "{'uri': photos.uri, 'generation': photos.generation, 'size': photos.size}"
+REF_P = "{'uri': p.uri, 'generation': p.generation, 'size': p.size}"
+"""What the ``data`` pseudocolumn of an object table's row gives ``bqml_read`` and the ``_file`` UDFs."""
+
+
 def duckdb_sql(bigquery: str, **options) -> str:
     return translate(sqlglot.parse_one(bigquery, read="bigquery"), Catalog(), **options).sql
 
@@ -60,14 +65,14 @@ def duckdb_sql(bigquery: str, **options) -> str:
         ),
         # the data pseudocolumn: read where used, by the table it belongs to; inside ML.* the
         # worker reads it (the _file form takes the uri), so DuckDB never holds the bytes
-        ("SELECT data FROM d.photos", 'SELECT BQML_READ(photos.uri) AS data FROM "d"."photos"'),
+        ("SELECT data FROM d.photos", f'SELECT BQML_READ({REF_PHOTOS}) AS data FROM "d"."photos"'),
         (
             "SELECT ML.DECODE_IMAGE(p.data) AS img FROM d.photos AS p",
-            'SELECT BQML_DECODE_IMAGE_FILE(p.uri) AS img FROM "d"."photos" AS p',
+            f'SELECT BQML_DECODE_IMAGE_FILE({REF_P}) AS img FROM "d"."photos" AS p',
         ),
         (
             "SELECT uri FROM d.photos WHERE ARRAY_LENGTH(ML.DECODE_IMAGE(data).dimensions) = 3",
-            'SELECT uri FROM "d"."photos" WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE_FILE(photos.uri).dimensions) = 3',
+            f'SELECT uri FROM "d"."photos" WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE_FILE({REF_PHOTOS}).dimensions) = 3',
         ),
         ("SELECT data FROM d.t", 'SELECT data FROM "d"."t"'),  # a table's own column named data stays
         # UNNEST ... WITH OFFSET counts from 0, as in BigQuery
@@ -112,7 +117,7 @@ def test_ml_predict_becomes_a_placeholder_and_its_input_a_query_of_its_own():
     translation = translate(statement, Catalog())
     [call] = translation.predictions
     assert (
-        translation.sql == f"WITH imgs AS (SELECT uri, BQML_RESIZE_IMAGE(BQML_DECODE_IMAGE_FILE(photos.uri), "
+        translation.sql == f"WITH imgs AS (SELECT uri, BQML_RESIZE_IMAGE(BQML_DECODE_IMAGE_FILE({REF_PHOTOS}), "
         f'8, 8, FALSE) AS image FROM "d"."photos") SELECT p.uri FROM {call.placeholder} AS p'
     )
     assert call.model == Name("d", "m") and call.where == {"line": 2, "column": 36}
@@ -156,7 +161,7 @@ def test_lifting_takes_top_level_ml_projections_out_of_duckdb():
     plan = translation.lifted
     assert plan is not None
     assert translation.sql == (
-        "SELECT uri, CAST(NULL AS BOOLEAN) AS __bqml_out0, photos.uri AS __bqml_arg0, "
+        f"SELECT uri, CAST(NULL AS BOOLEAN) AS __bqml_out0, {REF_PHOTOS} AS __bqml_arg0, "
         '8 AS __bqml_arg1, 8 AS __bqml_arg2, FALSE AS __bqml_arg3 FROM "d"."photos" WHERE size > 0'
     )
     [island] = plan.islands
@@ -182,7 +187,7 @@ def test_what_is_not_lifted_stays_in_duckdb(bigquery):
 def test_without_lifting_ml_calls_are_udfs():
     assert (
         duckdb_sql("SELECT ML.CONVERT_IMAGE_TYPE(ML.DECODE_IMAGE(data)) AS u8 FROM d.photos")
-        == 'SELECT BQML_CONVERT_IMAGE_TYPE(BQML_DECODE_IMAGE_FILE(photos.uri)) AS u8 FROM "d"."photos"'
+        == f'SELECT BQML_CONVERT_IMAGE_TYPE(BQML_DECODE_IMAGE_FILE({REF_PHOTOS})) AS u8 FROM "d"."photos"'
     )
 
 
@@ -232,7 +237,7 @@ def test_a_running_statement_streams_the_object_tables_its_duckdb_functions_read
     assert listed == "LIST d.photos"  # the listing streams; the table's own columns are computed over it
     assert translation.sql == (
         f'SELECT p.uri FROM (SELECT uri, MD5(uri) AS md5_hash FROM {placeholder}) AS p JOIN "d"."t" ON p.uri = t.uri '
-        "WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE_FILE(p.uri).dimensions) = 3"
+        f"WHERE ARRAY_LENGTH(BQML_DECODE_IMAGE_FILE({REF_P}).dimensions) = 3"
     )
     # nothing to call in DuckDB, or a view's stored SQL: the table is read as itself
     assert not translate(sqlglot.parse_one("SELECT uri FROM d.photos"), Catalog(), executing=True).object_streams

@@ -28,7 +28,9 @@ from bqml_magic.config import context
 os.environ.update(
     {
         "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
-        "NO_GCE_CHECK": "True",
+        "NO_GCE_CHECK": "true",  # google-auth compares with "true" exactly
+        "GCE_METADATA_HOST": "127.0.0.1:9",
+        "GCE_METADATA_IP": "127.0.0.1:9",
         "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "AWS_EC2_METADATA_DISABLED": "true",

@@ -69,11 +69,8 @@ class RemoteStores:
     def submit(self, location: RemoteLocation, limit: int, purpose: str) -> Future[bytes]:
         """Start reading an object (at most ``limit`` bytes) on fsspec's event loop; the future's
         error is already a StorageError or LimitError naming the URI."""
-        from fsspec.asyn import get_loop
-
         fs = self.filesystem(location.protocol)
-        loop = fs.loop if fs.async_impl else get_loop()
-        return asyncio.run_coroutine_threadsafe(self._read(fs, location, limit, purpose), loop)
+        return asyncio.run_coroutine_threadsafe(self._read(fs, location, limit, purpose), _loop(fs))
 
     def read(self, location: RemoteLocation, limit: int, purpose: str) -> bytes:
         return self.submit(location, limit, purpose).result()
@@ -144,12 +141,12 @@ class RemoteStores:
 
     def pages(self, location: RemoteLocation, agen: AsyncIterator[Any]) -> Iterator[Any]:
         """An async generator of the store's listing pages, consumed from synchronous code page by page."""
-        fs = self.filesystem(location.protocol)
         from fsspec.asyn import sync
 
+        loop = _loop(self.filesystem(location.protocol))
         while True:
             try:
-                page = sync(fs.loop, agen.__anext__)
+                page = sync(loop, agen.__anext__)
             except StopAsyncIteration:
                 return
             except Exception as exc:
@@ -229,6 +226,13 @@ def _package(entry: Mapping[str, Any]) -> str | None:
     """The pip package fsspec's registry names for a protocol ("Install adlfs to access Azure ...")."""
     words = str(entry.get("err", "")).split()
     return words[words.index("Install") + 1] if "Install" in words[:-1] else None
+
+
+def _loop(fs: AbstractFileSystem) -> asyncio.AbstractEventLoop:
+    """Where a filesystem's coroutines run: its own loop, or fsspec's I/O loop for a synchronous one."""
+    from fsspec.asyn import get_loop
+
+    return fs.loop if fs.async_impl else get_loop()
 
 
 def _endpoint(fs: AbstractFileSystem | None) -> str | None:

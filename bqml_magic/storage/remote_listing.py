@@ -12,6 +12,7 @@ per object would give it) is empty.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -69,7 +70,10 @@ async def _s3_pages(fs: Any, bucket: str, prefix: str) -> AsyncIterator[list[dic
 
 async def _find_pages(fs: Any, prefix: str) -> AsyncIterator[list[dict[str, Any]]]:
     """Another fsspec store: its ``find`` (one call; such stores rarely page their own way)."""
-    found = await fs._find(prefix, detail=True) if fs.async_impl else fs.find(prefix, detail=True)
+    if fs.async_impl:
+        found = await fs._find(prefix, detail=True)
+    else:
+        found = await asyncio.to_thread(fs.find, prefix, detail=True)
     yield [{**entry, "name": name} for name, entry in sorted(found.items())]
 
 
@@ -106,7 +110,7 @@ def _s3_row(scheme_bucket: str, item: dict[str, Any]) -> ObjectRow | None:
 def _fsspec_row(scheme_bucket: str, item: dict[str, Any]) -> ObjectRow | None:
     if item.get("type") != "file":
         return None
-    name = item["name"].partition("/")[2]
+    name = item["name"].lstrip("/").partition("/")[2]  # without the bucket (some stores name "/bucket/key")
     when = item.get("mtime") or item.get("LastModified") or item.get("last_modified") or item.get("updated")
     updated = _micros(when) if isinstance(when, datetime) else int(float(when or 0) * 1e6)
     generation = int(item.get("generation") or updated)

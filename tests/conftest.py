@@ -30,8 +30,9 @@ os.environ.update(
         "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
         "NO_GCE_CHECK": "true",  # google-auth compares with "true" exactly
         "GCE_METADATA_HOST": "127.0.0.1:9",
+        "GCE_METADATA_ROOT": "127.0.0.1:9",
         "GCE_METADATA_IP": "127.0.0.1:9",
-        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",  # else gcsfs 2026 probes each bucket over gRPC (60 s stall)
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ACCESS_KEY_ID": "testing",

@@ -2,37 +2,19 @@
 in its own process group, and fault-injecting proxies in front of them (``storage_servers``).
 
 Every test here runs under ``storage_servers.client_env()``: gcsfs and s3fs only reach loopback,
-with test keys, never a cloud metadata server or the developer's credentials.
+with test keys, never a cloud metadata server or the developer's credentials. (What gcsfs and
+google-auth read once, at import, the suite's top ``conftest.py`` sets before anything imports them.)
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 import storage_servers
 from storage_servers import FaultProxy, Server
-
-# Read once, when gcsfs / google-auth is first imported: set before any test module imports them.
-# (GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT picks gcsfs's class; NO_GCE_CHECK and GCE_METADATA_* decide
-# whether and where google-auth pings a metadata server.) Harmless for the rest of the suite.
-_IMPORT_TIME = ("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "NO_GCE_CHECK", "GCE_METADATA_HOST", "GCE_METADATA_ROOT")
-os.environ.update({key: storage_servers.client_env()[key] for key in (*_IMPORT_TIME, "GCE_METADATA_IP")})
-if "gcsfs" in sys.modules:  # imported earlier in the session with the experimental class: undo that
-    import fsspec
-    import gcsfs
-    import gcsfs.core
-
-    if gcsfs.GCSFileSystem is not gcsfs.core.GCSFileSystem:
-        gcsfs.GCSFileSystem = gcsfs.core.GCSFileSystem
-        for protocol in ("gs", "gcs"):
-            fsspec.register_implementation(protocol, gcsfs.core.GCSFileSystem, clobber=True)
-_gce_metadata = sys.modules.get("google.auth.compute_engine._metadata")
-if _gce_metadata is not None and hasattr(_gce_metadata, "_NO_GCE_CHECK"):
-    _gce_metadata._NO_GCE_CHECK = True  # google-auth imported earlier: its import-time flag, set late
 
 
 @pytest.fixture(autouse=True)

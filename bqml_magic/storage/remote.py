@@ -50,6 +50,7 @@ class RemoteStores:
     def __init__(self, options: Mapping[str, Mapping[str, Any]] | None = None):
         self.options = {protocol_name(p): dict(o) for p, o in (options or {}).items()}
         self._filesystems: dict[str, AbstractFileSystem] = {}
+        self._store_ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def filesystem(self, protocol: str) -> AbstractFileSystem:
@@ -61,9 +62,11 @@ class RemoteStores:
 
     def store_id(self, protocol: str) -> str:
         """What tells two stores of one protocol apart (their endpoints): part of the content cache's key."""
-        fs = self.filesystem(protocol)
-        where = _endpoint(fs) or ""
-        return hashlib.sha256(f"{protocol}\x00{where}".encode()).hexdigest()[:16]
+        known = self._store_ids.get(protocol)
+        if known is None:
+            where = _endpoint(self.filesystem(protocol)) or ""
+            known = self._store_ids[protocol] = hashlib.sha256(f"{protocol}\x00{where}".encode()).hexdigest()[:16]
+        return known
 
     # -- reads --------------------------------------------------------------------------------
     def submit(self, location: RemoteLocation, limit: int, purpose: str) -> Future[bytes]:

@@ -429,18 +429,24 @@ def upload_gcs_bytes(
 
 
 def upload_gcs_folder(
+    endpoint: str, bucket: str, folder: Path | str, prefix: str = "", *, metadata: dict[str, str] | None = None
+) -> list[str]:
+    """Every file under ``folder`` as ``prefix/relative/path``; returns the object names, sorted."""
+    return _upload_folder(upload_gcs_bytes, endpoint, bucket, folder, prefix, metadata)
+
+
+def _upload_folder(
+    upload: Callable[..., object],
     endpoint: str,
     bucket: str,
     folder: Path | str,
-    prefix: str = "",
-    *,
-    metadata: dict[str, str] | None = None,
+    prefix: str,
+    metadata: dict[str, str] | None,
 ) -> list[str]:
-    """Every file under ``folder`` as ``prefix/relative/path``; returns the object names, sorted."""
     names = []
     for rel, path in _files(Path(folder)):
         name = _join(prefix, rel)
-        upload_gcs_bytes(endpoint, bucket, name, path.read_bytes(), metadata=metadata)
+        upload(endpoint, bucket, name, path.read_bytes(), metadata=metadata)
         names.append(name)
     return names
 
@@ -490,20 +496,10 @@ def upload_s3_bytes(
 
 
 def upload_s3_folder(
-    endpoint: str,
-    bucket: str,
-    folder: Path | str,
-    prefix: str = "",
-    *,
-    metadata: dict[str, str] | None = None,
+    endpoint: str, bucket: str, folder: Path | str, prefix: str = "", *, metadata: dict[str, str] | None = None
 ) -> list[str]:
     """Every file under ``folder`` as ``prefix/relative/path``; returns the keys, sorted."""
-    keys = []
-    for rel, path in _files(Path(folder)):
-        key = _join(prefix, rel)
-        upload_s3_bytes(endpoint, bucket, key, path.read_bytes(), metadata=metadata)
-        keys.append(key)
-    return keys
+    return _upload_folder(upload_s3_bytes, endpoint, bucket, folder, prefix, metadata)
 
 
 # --------------------------------------------------------------------------------------------

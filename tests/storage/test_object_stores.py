@@ -234,13 +234,7 @@ def test_a_rerun_reads_no_object_twice_and_a_new_generation_is_fetched(
     pd.testing.assert_frame_equal(first, again)
 
     photos = sample_set.bucket / "photos"
-
-    def upload(endpoint: str, bucket: str, key: str, data: bytes) -> None:
-        if store == "gs":
-            storage_servers.upload_gcs_bytes(endpoint, bucket, key, data)
-        else:  # moto refuses the plain-HTTP helper's overwrite of an object: the client signs it
-            storage_servers.s3_filesystem(endpoint).pipe(f"{bucket}/{key}", data)
-
+    upload = storage_servers.upload_gcs_bytes if store == "gs" else storage_servers.upload_s3_bytes
     upload(servers[store].endpoint, BUCKET, "photos/china.jpg", (photos / "rocket.jpg").read_bytes())
     try:
         proxy.reset_counts()

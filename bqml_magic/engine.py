@@ -100,6 +100,7 @@ class Engine:
             database, models_root = ":memory:", Path(tempfile.mkdtemp(prefix="bqml_models_"))
             weakref.finalize(self, shutil.rmtree, models_root, True)
         cancel = threading.Event()
+        workers = os.cpu_count() or 2
         budget = MemoryBudget.of(memory_budget, cancel)
         if database in _OPEN:
             raise StorageError(
@@ -116,7 +117,9 @@ class Engine:
             catalog=catalog,
             models=ModelStore(catalog, objects, models_root),
             objects=objects,
-            pool=ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bqml"),
+            pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bqml"),
+            lanes=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bqml-model"),
+            workers=workers,
             relay=FailureRelay(),
             cancel=cancel,
             batch_rows=batch_rows,
@@ -216,6 +219,7 @@ class Engine:
             del _OPEN[self._database]
         self._services.con.close()
         self._services.pool.shutdown(wait=False, cancel_futures=True)
+        self._services.lanes.shutdown(wait=False, cancel_futures=True)
 
     # -- internals --------------------------------------------------------------------------
     def _run(self, statement: Statement, options: StatementOptions) -> StatementResult:

@@ -1,4 +1,4 @@
-"""ML.PREDICT as a stream: input batches in, the model's outputs plus every input column out.
+"""ML.PREDICT, one batch at a time: input rows in, the model's outputs plus the input columns out.
 
 Columns are matched to the model's features by name, case-insensitively (docs/behaviour.md#ml-predict-columns);
 the image contract (size, value range, dtype) is checked per batch with a message that says
@@ -8,12 +8,14 @@ batch dimension, or 1), so memory follows the batch size, never the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from bqml_magic.errors import ModelError
+from bqml_magic.execution.rows import Rows
+from bqml_magic.functions.base import result_array
 from bqml_magic.images.image import Image, from_arrow
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
 
@@ -42,32 +44,28 @@ def feature_columns(schema: ModelSchema, input_schema: pa.Schema, model: str) ->
     return mapping
 
 
-def output_schema(schema: ModelSchema, input_schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(s.name, label_type(s)) for s in schema.labels] + list(input_schema))
+def output_schema(schema: ModelSchema, input_schema: pa.Schema, read: set[str] | None = None) -> pa.Schema:
+    """The model's outputs, then the input columns the statement reads (``read``: lower-cased
+    names, None for all)."""
+    kept = [f for f in input_schema if read is None or f.name.lower() in read]
+    return pa.schema([pa.field(s.name, label_type(s)) for s in schema.labels] + kept)
 
 
-def predict(
-    runtime: Runtime,
-    model: str,
-    batches: Iterator[pa.RecordBatch],
-    input_schema: pa.Schema,
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[pa.RecordBatch]:
-    """The prediction stream; ``progress`` is told how many rows each batch finished."""
-    schema = runtime.schema
-    mapping = feature_columns(schema, input_schema, model)
-    out_schema = output_schema(schema, input_schema)
+def predict_batch(
+    runtime: Runtime, model: str, input_schema: pa.Schema, rows: Rows, schema: pa.Schema
+) -> pa.RecordBatch:
+    """One batch of predictions as ``schema`` (from ``output_schema``) lays them out."""
+    mapping = feature_columns(runtime.schema, input_schema, model)
     uri_column = next((n for n in input_schema.names if n.lower() == "uri"), None)
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        uris = batch.column(uri_column).to_pylist() if uri_column else [None] * batch.num_rows
-        feeds = {f.name: _feature_array(f, batch.column(mapping[f.name]), uris, model) for f in schema.features}
-        outputs = _run_chunked(runtime, feeds, batch.num_rows)
-        labels = [_label_array(s, outputs[s.name], batch.num_rows) for s in schema.labels]
-        yield pa.record_batch(labels + batch.columns, schema=out_schema)
-        if progress:
-            progress(batch.num_rows)
+    uris = rows.arrow(uri_column, input_schema.field(uri_column).type).to_pylist() if uri_column else []
+    feeds = {
+        f.name: _feature_array(f, rows.columns[mapping[f.name]], input_schema.field(mapping[f.name]).type, uris, model)
+        for f in runtime.schema.features
+    }
+    outputs = _run_chunked(runtime, feeds, rows.num_rows)
+    labels = [_label_array(s, outputs[s.name], rows.num_rows) for s in runtime.schema.labels]
+    inputs = rows.to_batch(pa.schema(list(schema)[len(labels) :]))
+    return pa.record_batch(labels + inputs.columns, schema=schema)
 
 
 def _run_chunked(runtime: Runtime, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
@@ -90,7 +88,15 @@ def _label_array(spec: TensorSpec, values: np.ndarray, rows: int) -> pa.Array:
     return pa.array(column.astype(arrow_type.to_pandas_dtype()), arrow_type)
 
 
-def _feature_array(spec: TensorSpec, column: pa.Array, uris: list, model: str) -> np.ndarray:
+def _feature_array(
+    spec: TensorSpec, column: pa.Array | list[Any], arrow_type: pa.DataType, uris: list, model: str
+) -> np.ndarray:
+    """A feature's batch as the model takes it; images computed in this query go straight from
+    their pixels (uint8 or float32) to the tensor, never through FLOAT64 Arrow values."""
+    if isinstance(column, list):
+        if pa.types.is_struct(arrow_type):
+            return _image_batch(spec, column, uris, model)
+        column = result_array(column, arrow_type)
     if pa.types.is_struct(column.type):
         return _image_batch(spec, from_arrow(column), uris, model)
     if column.null_count:
@@ -147,7 +153,7 @@ def _image_batch(spec: TensorSpec, images: list[Image | None], uris: list, model
     expected = tuple(spec.shape[1:])
     wants_uint8 = spec.dtype == "uint8"
     arrays = []
-    for image, uri in zip(images, uris):
+    for image, uri in zip(images, uris or [None] * len(images)):
         where = f" (uri: {uri})" if uri else ""
         if image is None:
             raise ModelError(f"ML.PREDICT: feature '{spec.name}' got a NULL image{where}")

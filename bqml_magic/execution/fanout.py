@@ -1,14 +1,16 @@
-"""Rows fanned out over the engine's threads, results in order, abandoned on an interrupt.
+"""Work fanned out over the engine's threads, results in order, abandoned on an interrupt.
 
 A worker stuck in a read (a slow network mount) cannot be stopped from Python, but the query
 need not wait for it: the caller polls the engine's cancel flag while it waits, so an
-interrupt returns within a fraction of a second, and the rows not started are dropped.
+interrupt returns within a fraction of a second, and the work not started is dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import wait
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, wait
 from typing import TypeVar
 
 from bqml_magic.errors import Cancelled
@@ -21,13 +23,46 @@ POLL_SECONDS = 0.1
 
 def fan_out(services: Services, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     """``fn(item)`` for each item on the pool, yielded in order; the first error (in order) is raised."""
-    futures = [services.pool.submit(fn, item) for item in items]
+    return results([services.pool.submit(fn, item) for item in items], services.cancel)
+
+
+def results(futures: Sequence[Future[R]], cancel: threading.Event) -> Iterator[R]:
+    """The futures' results in order, waiting with an eye on ``cancel``; the rest are cancelled
+    when the caller stops early (an error, an interrupt, a LIMIT)."""
     try:
         for future in futures:
-            while not wait([future], timeout=POLL_SECONDS).done:
-                if services.cancel.is_set():
-                    raise Cancelled("Query cancelled")
-            yield future.result()
+            yield result(future, cancel)
     finally:
         for future in futures:
             future.cancel()
+
+
+def result(future: Future[R], cancel: threading.Event) -> R:
+    """One future's result; ``Cancelled`` as soon as the engine is interrupted."""
+    while not wait([future], timeout=POLL_SECONDS).done:
+        if cancel.is_set():
+            raise Cancelled("Query cancelled")
+    return future.result()
+
+
+def pipelined(
+    items: Iterable[T], start: Callable[[T], list[Future[R]]], ahead: int, cancel: threading.Event
+) -> Iterator[tuple[T, list[R]]]:
+    """Each item with the results of the work ``start`` submitted for it, in order, while the
+    work of up to ``ahead`` later items is already under way: workers never wait for the
+    caller to collect one item before they start on the next.
+    """
+    window: deque[tuple[T, list[Future[R]]]] = deque()
+    try:
+        for item in items:
+            window.append((item, start(item)))
+            if len(window) > ahead:
+                item_done, futures = window.popleft()
+                yield item_done, list(results(futures, cancel))
+        while window:
+            item_done, futures = window.popleft()
+            yield item_done, list(results(futures, cancel))
+    finally:
+        for _, futures in window:
+            for future in futures:
+                future.cancel()

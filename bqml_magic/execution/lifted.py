@@ -8,15 +8,17 @@ the table. simplejpeg, Pillow and numpy release the GIL, so threads use every co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from bqml_magic.errors import Cancelled
-from bqml_magic.execution.fanout import fan_out
+from bqml_magic.execution.fanout import pipelined
+from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import Services
-from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values, result_array
+from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
 from bqml_magic.memory import PixelPool
 from bqml_magic.sql.lift import Call, FileLeaf, Island, Leaf, LiftPlan, Node
@@ -48,38 +50,33 @@ def result_type(node: Node, inner: pa.Schema) -> pa.DataType:
     return INT_IMAGE_TYPE if pa.types.is_integer(values) else FLOAT_IMAGE_TYPE
 
 
-def evaluate(
-    plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Services, schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """Inner batches in, finished batches out, in order; every call within the memory budget."""
+def evaluate(plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Services) -> Iterator[Rows]:
+    """Inner batches in, their rows with every lifted projection computed out, in order.
+
+    Each row's call trees run in one task on the pool; the next batch's rows (and its object
+    reads) are under way while this batch's finish, so no core waits for the caller.
+    """
     islands = {i.placeholder: i for i in plan.islands}
     files = sorted({leaf.column for island in plan.islands for leaf in _file_leaves(island.tree)})
-    for batch, following in _with_next(batches):
+
+    def start(batch: pa.RecordBatch) -> list[Future[tuple[Any, ...]]]:
         if services.cancel.is_set():
             raise Cancelled("Query cancelled")
-        for ahead in (batch, following):  # this batch's objects, then the next one's, fetched while we decode
-            if ahead is not None:
-                for column in files:
-                    services.objects.prefetch(object_ref(r) for r in ahead.column(column).to_pylist())
-        columns = []
-        for name in batch.schema.names:
-            if name in plan.leaf_columns:
-                continue
+        for column in files:
+            services.objects.prefetch(object_ref(r) for r in batch.column(column).to_pylist())
+        trees = [_Tree.of(island, batch, services) for island in plan.islands]
+        return [services.pool.submit(_row, trees, i) for i in range(batch.num_rows)]
+
+    for batch, values in pipelined(batches, start, ahead=1, cancel=services.cancel):
+        by_island = dict(zip((i.placeholder for i in plan.islands), zip(*values))) if values else {}
+        columns: dict[str, pa.Array | list[Any]] = {}
+        for name, column in zip(batch.schema.names, batch.columns):
             island = islands.get(name)
-            if island is None:
-                columns.append(batch.column(name))
-            else:
-                columns.append(_island_column(island, batch, services, schema.field(island.name).type))
-        yield pa.record_batch(columns, schema=schema)
-
-
-def _with_next(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch | None]]:
-    """Each batch with the one after it (None for the last): the next batch's reads start early."""
-    current = next(batches, None)
-    while current is not None:
-        following = next(batches, None)
-        yield current, following
-        current = following
+            if island is not None:
+                columns[island.name] = list(by_island.get(name, ()))
+            elif name not in plan.leaf_columns:
+                columns[name] = column
+        yield Rows(columns, batch.num_rows)
 
 
 def _file_leaves(node: Node) -> Iterator[FileLeaf]:
@@ -90,16 +87,27 @@ def _file_leaves(node: Node) -> Iterator[FileLeaf]:
             yield from _file_leaves(arg)
 
 
-def _island_column(island: Island, batch: pa.RecordBatch, services: Services, arrow_type: pa.DataType) -> pa.Array:
-    leaves: dict[str, list[Any]] = {}
-    _collect(island.tree, batch, leaves)
-    uris = _uris(island.tree, leaves)
-    context = _Row(leaves, services.objects.read, services.budget.pixels)
+@dataclass(frozen=True)
+class _Tree:
+    """One lifted projection over one batch: its call tree, its argument columns as Python values."""
 
-    def row(i: int) -> Any:
-        return _eval(island.tree, i, context, uris[i] if uris else None)
+    call: Call
+    row: _Row
+    uris: list[str | None] | None
 
-    return result_array(list(fan_out(services, row, range(batch.num_rows))), arrow_type)
+    @classmethod
+    def of(cls, island: Island, batch: pa.RecordBatch, services: Services) -> _Tree:
+        leaves: dict[str, list[Any]] = {}
+        _collect(island.tree, batch, leaves)
+        return cls(island.tree, _Row(leaves, services.objects.read, services.budget.pixels), _uris(island.tree, leaves))
+
+    def value(self, i: int) -> Any:
+        return _eval(self.call, i, self.row, self.uris[i] if self.uris else None)
+
+
+def _row(trees: list[_Tree], i: int) -> tuple[Any, ...]:
+    """Row ``i``'s value of each lifted projection: one task, so a photo never leaves its worker."""
+    return tuple(tree.value(i) for tree in trees)
 
 
 def _collect(node: Node, batch: pa.RecordBatch, out: dict[str, list[Any]]) -> None:

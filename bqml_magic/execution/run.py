@@ -13,6 +13,7 @@ import collections
 import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ from sqlglot import exp
 from bqml_magic import predict as prediction
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.execution import lifted
+from bqml_magic.execution.fanout import pipelined
+from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import Services
 from bqml_magic.progress import Progress
 from bqml_magic.sql import pipeline
@@ -30,6 +33,7 @@ from bqml_magic.sql.duckdb_errors import from_duckdb
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name, at
 from bqml_magic.sql.passes import as_subquery
+from bqml_magic.sql.reads import columns_read
 from bqml_magic.sql.rewrite import PredictCall
 
 OBJECT_BATCH_ROWS = 8
@@ -49,14 +53,18 @@ class StatementOptions:
 
 @dataclass
 class Stream:
-    """A query's result as Arrow batches; holds the cursors and streams it reads from open."""
+    """A query's result as batches of rows; holds the cursors and streams it reads from open."""
 
     schema: pa.Schema
-    batches: Iterator[pa.RecordBatch]
+    rows: Iterator[Rows]
     keep_alive: list[Any] = field(default_factory=list)
 
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows as Arrow batches of ``schema``."""
+        return (rows.to_batch(self.schema) for rows in self.rows)
+
     def to_table(self) -> pa.Table:
-        return pa.Table.from_batches(list(self.batches), schema=self.schema)
+        return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
 
 class Execution:
@@ -99,16 +107,14 @@ class Execution:
         cur = self.cursor()
         keep: list[Any] = [cur]
         for call in translation.predictions:
-            self._register_prediction(cur, call, keep)
+            self._register_prediction(cur, call, translation.tree, keep)
         keep.extend(self._register_object_streams(cur, translation))
         reader = self.relation(cur, translation).to_arrow_reader(self.services.batch_rows)
-        batches: Iterator[pa.RecordBatch] = iter(reader)
         plan = translation.lifted
         schema = reader.schema if plan is None else lifted.output_schema(plan, reader.schema)
         _check_unique_names(schema, query)
-        if plan is not None:
-            batches = lifted.evaluate(plan, batches, self.services, schema)
-        return Stream(schema, batches, keep)
+        rows = map(Rows.of, reader) if plan is None else lifted.evaluate(plan, iter(reader), self.services)
+        return Stream(schema, rows, keep)
 
     def count(self, query: exp.Expression) -> int | None:
         """Rows a query gives, from its relational part alone (cheap: no images); None with ML.PREDICT."""
@@ -204,7 +210,11 @@ class Execution:
             readers.append(self.register(cur, placeholder, rows.schema, iter(rows)))
         return readers
 
-    def _register_prediction(self, cur: duckdb.DuckDBPyConnection, call: PredictCall, keep: list[Any]) -> None:
+    def _register_prediction(
+        self, cur: duckdb.DuckDBPyConnection, call: PredictCall, outer: exp.Expression, keep: list[Any]
+    ) -> None:
+        """The predictions as a table DuckDB reads; an input column the statement never reads
+        (the model's input images, in ``SELECT uri, predictions``) is left out, never built."""
         models = self.services.models
         try:
             info = models.info(call.model)
@@ -215,9 +225,22 @@ class Execution:
         progress = self.options.progress
         if progress.bar_type is not None:
             progress.start(self.count(call.input), f"ML.PREDICT {info.name}")
-        out = prediction.predict(runtime, info.name, upstream.batches, upstream.schema, progress.update)
-        schema = prediction.output_schema(runtime.schema, upstream.schema)
-        keep.extend([upstream, self.register(cur, call.placeholder, schema, out)])
+        prediction.feature_columns(runtime.schema, upstream.schema, info.name)  # before any row is read
+        schema = prediction.output_schema(runtime.schema, upstream.schema, columns_read(outer, call.placeholder))
+        lanes = self.services.lanes
+
+        def start(rows: Rows) -> list[Future[pa.RecordBatch]]:
+            return [lanes.submit(prediction.predict_batch, runtime, info.name, upstream.schema, rows, schema)]
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            inputs = (rows for rows in upstream.rows if rows.num_rows)
+            for rows, (batch,) in pipelined(
+                inputs, start, ahead=self.services.workers - 1, cancel=self.services.cancel
+            ):
+                yield batch
+                progress.update(rows.num_rows)
+
+        keep.extend([upstream, self.register(cur, call.placeholder, schema, batches())])
 
 
 def _check_unique_names(schema: pa.Schema, query: exp.Expression) -> None:

@@ -20,7 +20,9 @@ class Services:
     """The engine's parts, shared by the statements it runs one at a time.
 
     ``con``: the catalog's DuckDB connection (queries run on cursors of it); ``pool``: the
-    threads image work runs on; ``cancel``: set by an interrupt, checked between batches;
+    threads image work runs on, a row per task; ``lanes``: the threads models run on, a batch
+    per task, ``workers`` of each (the machine's cores: rows and models keep every core busy
+    between them); ``cancel``: set by an interrupt, checked between batches;
     ``relay``: carries exceptions across DuckDB; ``batch_rows``: rows per streamed batch;
     ``budget``: the bytes image work and DuckDB may hold.
     """
@@ -30,6 +32,8 @@ class Services:
     models: ModelStore
     objects: ObjectStore
     pool: ThreadPoolExecutor
+    lanes: ThreadPoolExecutor
+    workers: int
     relay: FailureRelay
     cancel: threading.Event
     batch_rows: int

@@ -194,7 +194,7 @@ def _staged(run: Execution, query: exp.Expression | None) -> Iterator[str | None
         return
     stream = run.stream(query)
     name = f"__bqml_stage{next(_stages)}"
-    run.register(run.services.con, name, stream.schema, stream.batches)
+    run.register(run.services.con, name, stream.schema, stream.batches())
     try:
         yield name
     finally:

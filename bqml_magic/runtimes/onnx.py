@@ -7,7 +7,6 @@ non-tensor value fails with BigQuery's own words, e.g. ``ONNX model output
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -58,8 +57,10 @@ def inspect(path: Path) -> ModelSchema:
 
 
 def load(path: Path) -> OnnxRuntime:
+    """One session on one thread: the engine runs a batch per core at once (``run`` is
+    thread-safe), which keeps every core busy where intra-op threads would wait on each layer."""
     model_file, model = _read(path)
-    return OnnxRuntime(_schema(model), _session(model_file, threads=os.cpu_count() or 1))
+    return OnnxRuntime(_schema(model), _session(model_file, threads=1))
 
 
 class OnnxRuntime:

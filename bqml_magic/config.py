@@ -101,6 +101,17 @@ class Context:
         context.cache_size = "50GB"
     """
 
+    device: str = "cpu"
+    """Where models run: ``'cpu'`` (BigQuery's numbers, to the last bit) or a GPU the installed
+    runtime offers: ``'cuda'``, ``'cuda:1'``, ``'rocm'``... (ONNX Runtime's providers; TensorFlow's
+    GPUs). A device the runtime lacks is an error saying what to install. Read when the engine
+    starts, like ``local_roots``.
+
+    Example::
+
+        context.device = "cuda"
+    """
+
     progress_bar_type: str | None = "tqdm_notebook"
     """Progress bar for long image work and ``ML.PREDICT``, as in ``%%bigquery``.
 
@@ -165,6 +176,7 @@ class Context:
                 storage_options=self.storage_options,
                 cache_dir=self.cache_dir,
                 cache_size=self.cache_size,
+                device=self.device,
             )
             self._engine_workspace = workspace
         else:

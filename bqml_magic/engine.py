@@ -34,6 +34,7 @@ from bqml_magic.execution.statements import HANDLERS, StatementResult
 from bqml_magic.memory import MemoryBudget, parse_bytes
 from bqml_magic.model_info import ModelInfo
 from bqml_magic.progress import Progress
+from bqml_magic.runtimes.devices import parse_device
 from bqml_magic.sql.kinds import RelationKind, statement_kind
 from bqml_magic.sql.names import name_from_text
 from bqml_magic.sql.parse import Statement, parse_script
@@ -76,6 +77,8 @@ class Engine:
     object store by protocol (``{"gs": {...}, "s3": {...}}``); unmapped ``gs://`` and ``s3://``
     read the stores themselves (docs/behaviour.md#object-stores). ``cache_dir`` and
     ``cache_size``: the local copies of objects read from stores (``cache_size=0``: none).
+    ``device``: where models run, ``'cpu'`` (BigQuery's numbers) or a GPU the installed runtime
+    offers, e.g. ``'cuda'`` (docs/behaviour.md#devices).
     """
 
     def __init__(
@@ -89,7 +92,9 @@ class Engine:
         storage_options: Mapping[str, Mapping[str, Any]] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         cache_size: int | str = DEFAULT_CACHE_BYTES,
+        device: str = "cpu",
     ):
+        model_device = parse_device(device)
         stores = RemoteStores(storage_options)
         self.buckets = BucketMap(buckets, local_roots, remote=[*OBJECT_STORES, *stores.options])
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
@@ -115,7 +120,7 @@ class Engine:
         self._services = Services(
             con=con,
             catalog=catalog,
-            models=ModelStore(catalog, objects, models_root),
+            models=ModelStore(catalog, objects, models_root, model_device),
             objects=objects,
             pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bqml"),
             lanes=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bqml-model"),

@@ -40,6 +40,7 @@ from bqml_magic.errors import (
 from bqml_magic.model_info import ModelInfo
 from bqml_magic.runtimes import limits
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
+from bqml_magic.runtimes.devices import CPU, Device
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name
 from bqml_magic.storage.listing import walk
@@ -55,10 +56,11 @@ STAGING = ".staging"
 class ModelStore:
     """CREATE / DROP MODEL and the runtime cache: each model is loaded once per engine."""
 
-    def __init__(self, catalog: Catalog, objects: ObjectStore, root: Path):
+    def __init__(self, catalog: Catalog, objects: ObjectStore, root: Path, device: Device = CPU):
         self.catalog = catalog
         self.objects = objects
         self.root = root
+        self.device = device
         self._runtimes: dict[Path, Runtime] = {}
         self._lock = threading.Lock()
         self._remove_leftovers()
@@ -120,7 +122,7 @@ class ModelStore:
         )
 
     def runtime(self, name: Name) -> Runtime:
-        """The loaded model, once per engine (keyed by its frozen copy)."""
+        """The loaded model, once per engine (keyed by its frozen copy), on the engine's device."""
         row = self._row(name)
         folder = self._folder(row)
         with self._lock:
@@ -132,7 +134,7 @@ class ModelStore:
                         f"Model {name}: its frozen copy {folder} is gone from the workspace; "
                         f"import it again with CREATE OR REPLACE MODEL (model_path '{row['model_path']}')"
                     )
-                self._runtimes[folder] = load_model(row["model_type"], folder)
+                self._runtimes[folder] = load_model(row["model_type"], folder, self.device)
             return self._runtimes[folder]
 
     def _row(self, name: Name) -> dict[str, Any]:
@@ -189,7 +191,7 @@ class ModelStore:
             copied, size = self._freeze(model_type, model_path, staging)
             folder.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, folder)  # complete: from now on a kill leaves an unrecorded copy, removed at next open
-            return load_model(model_type, folder / copied.relative_to(staging)), size
+            return load_model(model_type, folder / copied.relative_to(staging), self.device), size
         except BQMLError as exc:
             source = model_path[:-2] if model_path.endswith("/*") else model_path.rpartition("/")[0] or "."
             for copy in (str(folder), str(staging)):

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from bqml_magic.errors import ModelError
+from bqml_magic.runtimes.devices import Device
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ class RuntimeFactory(Protocol):
         """Read and validate the schema without keeping the model loaded (CREATE MODEL)."""
         ...
 
-    def load(self, path: Path) -> Runtime:
-        """Load the frozen copy for inference (first ML.PREDICT in an engine)."""
+    def load(self, path: Path, device: Device) -> Runtime:
+        """Load the frozen copy for inference on ``device`` (first ML.PREDICT in an engine)."""
         ...
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from bqml_magic.errors import ModelError
 from bqml_magic.runtimes.base import ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
+from bqml_magic.runtimes.devices import CPU, Device, onnx_providers
 from bqml_magic.runtimes.files import all_files, single_model_file
 from bqml_magic.runtimes.limits import check_memory, check_serialized
 
@@ -52,15 +53,15 @@ def inspect(path: Path) -> ModelSchema:
     """Schema and limits from the graph, then a session is opened once to prove it loads."""
     model_file, model = _read(path)
     schema = _schema(model)
-    _session(model_file, threads=1)
+    _session(model_file, CPU)
     return schema
 
 
-def load(path: Path) -> OnnxRuntime:
+def load(path: Path, device: Device = CPU) -> OnnxRuntime:
     """One session on one thread: the engine runs a batch per core at once (``run`` is
     thread-safe), which keeps every core busy where intra-op threads would wait on each layer."""
     model_file, model = _read(path)
-    return OnnxRuntime(_schema(model), _session(model_file, threads=1))
+    return OnnxRuntime(_schema(model), _session(model_file, device))
 
 
 class OnnxRuntime:
@@ -180,12 +181,13 @@ def _signature_text(model, features: tuple[TensorSpec, ...], labels: tuple[Tenso
     return "\n".join(header + block("inputs", features) + block("outputs", labels))
 
 
-def _session(model_file: Path, threads: int):
+def _session(model_file: Path, device: Device):
     ort = require("onnxruntime", _INSTALL)
+    providers = onnx_providers(device, ort.get_available_providers())
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(model_file), options, providers=providers)
     except Exception as exc:
         raise ModelError(f"ONNX Runtime cannot load {model_file.name}: {exc}") from exc

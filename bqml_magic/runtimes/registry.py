@@ -8,6 +8,7 @@ from pathlib import Path
 from bqml_magic.errors import ModelError
 from bqml_magic.runtimes import onnx, tensorflow, tflite
 from bqml_magic.runtimes.base import ModelSchema, Runtime, RuntimeFactory
+from bqml_magic.runtimes.devices import CPU, Device
 
 RUNTIMES: dict[str, RuntimeFactory] = {
     "TENSORFLOW": tensorflow,
@@ -30,5 +31,5 @@ def inspect_model(model_type: str, path: Path) -> ModelSchema:
     return runtime_for(model_type).inspect(Path(path))
 
 
-def load_model(model_type: str, path: Path) -> Runtime:
-    return runtime_for(model_type).load(Path(path))
+def load_model(model_type: str, path: Path, device: Device = CPU) -> Runtime:
+    return runtime_for(model_type).load(Path(path), device)

@@ -16,6 +16,7 @@ import numpy as np
 from bqml_magic.errors import ModelError
 from bqml_magic.native_stderr import without_notices
 from bqml_magic.runtimes.base import ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
+from bqml_magic.runtimes.devices import CPU, Device, tensorflow_device
 from bqml_magic.runtimes.files import all_files
 from bqml_magic.runtimes.limits import check_memory, check_serialized
 
@@ -47,33 +48,37 @@ def inspect(path: Path) -> ModelSchema:
     return schema
 
 
-def load(path: Path) -> TensorFlowRuntime:
+def load(path: Path, device: Device = CPU) -> TensorFlowRuntime:
     schema, dtypes = _read(path)
     tf = _tensorflow()
+    placement = tensorflow_device(device, 0 if device.is_cpu else len(tf.config.list_physical_devices("GPU")))
     try:
-        model = tf.saved_model.load(str(path), tags=["serve"])
+        with tf.device(placement):
+            model = tf.saved_model.load(str(path), tags=["serve"])
     except Exception as exc:
         raise ModelError(f"TensorFlow cannot load the SavedModel: {exc}") from exc
-    return TensorFlowRuntime(schema, model, dtypes)
+    return TensorFlowRuntime(schema, model, dtypes, placement)
 
 
 class TensorFlowRuntime:
     """Keeps the loaded object alive: the signature function does not own its variables."""
 
-    def __init__(self, schema: ModelSchema, model, dtypes: dict[str, int]):
+    def __init__(self, schema: ModelSchema, model, dtypes: dict[str, int], placement: str):
         self.schema = schema
         self.max_batch = batch_limit(schema.features)
         self._model = model
         self._function = model.signatures[SIGNATURE]
         self._dtypes = dtypes
         self._tf = _tensorflow()
+        self._placement = placement
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         tf = self._tf
         arrays = cast_feeds(self.schema, feeds)
         try:
-            tensors = {k: tf.cast(tf.constant(v), tf.dtypes.as_dtype(self._dtypes[k])) for k, v in arrays.items()}
-            return {name: value.numpy() for name, value in self._function(**tensors).items()}
+            with tf.device(self._placement):
+                tensors = {k: tf.cast(tf.constant(v), tf.dtypes.as_dtype(self._dtypes[k])) for k, v in arrays.items()}
+                return {name: value.numpy() for name, value in self._function(**tensors).items()}
         except Exception as exc:
             raise ModelError(f"TensorFlow failed to run the model: {exc}") from exc
 

@@ -8,8 +8,7 @@ integers come back as INT64, and its scale and zero point are shown in ``signatu
 
 from __future__ import annotations
 
-import os
-import threading
+import queue
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from bqml_magic.errors import ModelError
 from bqml_magic.native_stderr import without_notices
 from bqml_magic.runtimes.base import BQ_SCALARS, ModelSchema, TensorSpec, batch_limit, cast_feeds, require, tensor_spec
+from bqml_magic.runtimes.devices import CPU, Device, tflite_device
 from bqml_magic.runtimes.files import all_files, single_model_file
 from bqml_magic.runtimes.limits import check_memory, check_serialized
 
@@ -27,42 +27,49 @@ _INSTALL = "'bqml_magic[tflite]'"
 
 
 def inspect(path: Path) -> ModelSchema:
-    return _open(path, threads=1).schema
+    return _open(path).schema
 
 
-def load(path: Path) -> TFLiteRuntime:
-    return _open(path, threads=os.cpu_count() or 1)
+def load(path: Path, device: Device = CPU) -> TFLiteRuntime:
+    tflite_device(device)
+    return _open(path)
 
 
 class TFLiteRuntime:
-    """An interpreter resized to each batch; calls are serialized (interpreters are not thread-safe)."""
+    """Single-threaded interpreters, one per batch running at once: an interpreter is not
+    thread-safe, and one thread each keeps every core busy without a lock between batches."""
 
     def __init__(
-        self, interpreter, signature: str | None, inputs: dict[str, dict], outputs: dict[str, dict], schema: ModelSchema
+        self, interpreter, model_file: Path, signature: str | None, inputs: dict, outputs: dict, schema: ModelSchema
     ):
         self.schema = schema
         self.max_batch = batch_limit(schema.features)
-        self._interpreter = interpreter
-        self._runner = interpreter.get_signature_runner(signature) if signature else None
+        self._model_file = model_file
+        self._signature = signature
         self._inputs = inputs
         self._outputs = outputs
-        self._lock = threading.Lock()
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._idle.put(interpreter)
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays = cast_feeds(self.schema, feeds)
-        with self._lock:
-            try:
-                if self._runner is not None:
-                    return dict(self._runner(**arrays))
-                return self._run_tensors(arrays)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise ModelError(f"LiteRT failed to run the model: {exc}") from exc
+        try:
+            interpreter = self._idle.get_nowait()
+        except queue.Empty:
+            interpreter = _interpreter(self._model_file)
+        try:
+            if self._signature is not None:
+                return dict(interpreter.get_signature_runner(self._signature)(**arrays))
+            return self._run_tensors(interpreter, arrays)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"LiteRT failed to run the model: {exc}") from exc
+        finally:
+            self._idle.put(interpreter)
 
-    def _run_tensors(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _run_tensors(self, interpreter, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Models without signatures: resize the inputs to the batch, then invoke."""
-        interpreter = self._interpreter
         resized = False
         for name, array in arrays.items():
             index = self._inputs[name]["index"]
@@ -77,16 +84,21 @@ class TFLiteRuntime:
         return {name: interpreter.get_tensor(d["index"]).copy() for name, d in self._outputs.items()}
 
 
-def _open(path: Path, threads: int) -> TFLiteRuntime:
+def _interpreter(model_file: Path):
     litert = require("ai_edge_litert.interpreter", _INSTALL)
-    model_file = single_model_file(path, ".tflite", MODEL_TYPE)
-    check_serialized(all_files(path), MODEL_TYPE)
     try:
-        interpreter = litert.Interpreter(model_path=str(model_file), num_threads=threads)
+        interpreter = litert.Interpreter(model_path=str(model_file), num_threads=1)
         with without_notices():
             interpreter.allocate_tensors()
     except Exception as exc:
         raise ModelError(f"{model_file.name} is not a loadable TFLite model: {exc}") from exc
+    return interpreter
+
+
+def _open(path: Path) -> TFLiteRuntime:
+    model_file = single_model_file(path, ".tflite", MODEL_TYPE)
+    check_serialized(all_files(path), MODEL_TYPE)
+    interpreter = _interpreter(model_file)
     check_memory(_weight_bytes(interpreter), MODEL_TYPE)
     signatures = interpreter.get_signature_list()
     signature = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
@@ -100,7 +112,7 @@ def _open(path: Path, threads: int) -> TFLiteRuntime:
     labels = tuple(_spec(n, d, "output") for n, d in outputs.items())
     text = _signature_text(model_file, signature, inputs, outputs)
     schema = ModelSchema(MODEL_TYPE, features, labels, text, {"signature": signature or "(none: tensor names)"})
-    return TFLiteRuntime(interpreter, signature, inputs, outputs, schema)
+    return TFLiteRuntime(interpreter, model_file, signature, inputs, outputs, schema)
 
 
 def _weight_bytes(interpreter) -> int:

@@ -4,6 +4,7 @@
     python3 tasks.py demo    # venv + install + sample data, then classify the sample photos
     python3 tasks.py test    # venv + install + sample data + browser, then ruff, mypy and the whole test suite
     python3 tasks.py lab     # venv + install + sample data, then the tutorials in JupyterLab
+    python3 tasks.py bench predict [args]   # venv + install, then bench/bench_predict.py
 
 Everything goes into ./.venv; sample photos and models are built once into the user cache
 (~/.cache/bqml_magic), never into the repository.
@@ -95,8 +96,18 @@ def test(*pytest_args: str) -> None:
     run(PYTHON, "-m", "pytest", *(pytest_args or ("tests", "notebooks")))
 
 
+def bench(name: str = "", *bench_args: str) -> None:
+    """One benchmark of bench/ (``bench predict`` runs bench/bench_predict.py), with its tools installed."""
+    script = ROOT / "bench" / f"bench_{name}.py"
+    if not script.is_file():
+        known = ", ".join(sorted(p.stem.removeprefix("bench_") for p in (ROOT / "bench").glob("bench_*.py")))
+        sys.exit(f"python3 tasks.py bench NAME [args]: NAME is one of {known}")
+    install("bench")
+    run(PYTHON, script, *bench_args)
+
+
 if __name__ == "__main__":
-    commands = {"demo": demo, "test": test, "lab": lab}
+    commands = {"demo": demo, "test": test, "lab": lab, "bench": bench}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

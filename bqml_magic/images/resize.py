@@ -78,20 +78,22 @@ def bilinear(img: Image, out_h: int, out_w: int) -> np.ndarray:
     """
     ylo, yhi, ylerp = _axis(img.shape[0], out_h)
     xlo, xhi, xlerp = _axis(img.shape[1], out_w)
-    columns = np.concatenate([xlo, xhi])
     out = np.empty((out_h, out_w, img.shape[2]), dtype=np.float32)
     band = max(1, BAND_VALUES // (out_w * img.shape[2]))
+    x_weight = xlerp[None, :, None]
     for start in range(0, out_h, band):
         rows = slice(start, min(start + band, out_h))
         count = rows.stop - start
-        picked = img.pixels[np.concatenate([ylo[rows], yhi[rows]])]
-        corners = Image(np.take(picked, columns, axis=1), img.is_float).as_float32()
-        top_left, top_right = corners[:count, :out_w], corners[:count, out_w:]
-        bottom_left, bottom_right = corners[count:, :out_w], corners[count:, out_w:]
-        x_weight = xlerp[None, :, None]
-        top = top_left + (top_right - top_left) * x_weight
-        bottom = bottom_left + (bottom_right - bottom_left) * x_weight
-        out[rows] = top + (bottom - top) * ylerp[rows, None, None]
+        picked = img.pixels[np.concatenate([ylo[rows], yhi[rows]])]  # top rows, then bottom rows
+        left = Image(np.take(picked, xlo, axis=1), img.is_float).as_float32()
+        right = Image(np.take(picked, xhi, axis=1), img.is_float).as_float32()
+        right -= left  # in place, on contiguous arrays: TF's operations in TF's order, no temporaries
+        right *= x_weight
+        right += left
+        top, bottom = right[:count], right[count:]
+        bottom -= top
+        bottom *= ylerp[rows, None, None]
+        np.add(top, bottom, out=out[rows])
     return out
 
 

@@ -2,7 +2,7 @@
 
 JPEG goes through libjpeg-turbo (simplejpeg) with the fast integer DCT and fancy
 upsampling, TensorFlow's settings: Pillow's accurate DCT differs from it by up to 22/255.
-PNG and BMP go through Pillow. Every image comes out as 3 channels of uint8, read as
+PNG goes through libspng (pyspng) or Pillow, BMP through Pillow. Every image comes out as 3 channels of uint8, read as
 ``byte / 255`` (see :class:`Image`); EXIF orientation is not applied.
 
 Where TensorFlow's rules are known we follow them, measured with TF 2.21:
@@ -28,6 +28,7 @@ import math
 import struct
 
 import numpy as np
+import pyspng
 import simplejpeg
 from PIL import BmpImagePlugin, PngImagePlugin
 
@@ -123,33 +124,51 @@ def _has_adobe_marker(data: bytes) -> bool:
     return False
 
 
-def _decode_pillow(data: bytes, plugin: type, verify: bool = False) -> np.ndarray:
+def _decode_png(data: bytes) -> np.ndarray:
+    """PNG: every chunk's CRC and the final IEND checked first, as libpng (TF) checks them; then
+    8-bit grey, RGB and their alpha forms, the usual photos, through libspng (pyspng), 1.3 to 2.5x
+    faster than Pillow and byte for byte the same (a PNG decodes to exact bytes); palettes and
+    other bit depths through Pillow."""
+    try:
+        with PngImagePlugin.PngImageFile(io.BytesIO(data)) as im:
+            im.verify()
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise ImageError(DECODE_ERROR) from exc
+    depth, colour = data[24:26]  # IHDR, which probe_image has read
+    layout = _SPNG_LAYOUTS.get(colour)
+    if depth != 8 or layout is None:
+        return _decode_pillow(data, PngImagePlugin.PngImageFile)
+    try:
+        pixels = pyspng.load(data, layout)
+    except Exception as exc:  # pyspng raises plain exceptions with libspng's message
+        raise ImageError(DECODE_ERROR) from exc
+    if pixels.ndim == 2:  # grey, copied to 3 channels
+        return np.repeat(pixels[..., None], 3, axis=2)
+    return pixels if layout == "RGB" else np.ascontiguousarray(pixels[..., :3])  # alpha dropped, not composited
+
+
+def _decode_pillow(data: bytes, plugin: type) -> np.ndarray:
     """PNG or BMP through Pillow's format plugin (Image.open would also try other formats).
 
     The plugin is constructed directly, skipping Pillow's own decompression-bomb check:
     :func:`decode_image` has already checked the header against ``MAX_PIXEL_BYTES``.
-    ``verify`` first checks every chunk's CRC and the final IEND, as libpng (TF) does and
-    Pillow's loader does not.
     """
     try:
-        if verify:
-            with plugin(io.BytesIO(data)) as im:
-                im.verify()
         with plugin(io.BytesIO(data)) as im:
             im.load()
             if im.mode.startswith("I"):  # 16-bit grey PNG: keep the high byte, like TF
                 grey = (np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8)
-            elif im.mode == "L":  # 8-bit grey: numpy copies it to 3 channels 3x faster than Pillow's convert
-                grey = np.asarray(im)
-            else:
-                return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
-            return np.repeat(grey[..., None], 3, axis=2)
+                return np.repeat(grey[..., None], 3, axis=2)
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise ImageError(DECODE_ERROR) from exc
 
 
+_SPNG_LAYOUTS = {0: "L", 2: "RGB", 4: "RGBA", 6: "RGBA"}
+"""PNG colour type (IHDR) -> the layout libspng decodes it to (grey with alpha as RGBA: libspng
+has no grey-alpha output); palettes go through Pillow."""
 _DECODERS = {
     "JPEG": _decode_jpeg,
-    "PNG": lambda data: _decode_pillow(data, PngImagePlugin.PngImageFile, verify=True),
+    "PNG": _decode_png,
     "BMP": lambda data: _decode_pillow(data, BmpImagePlugin.BmpImageFile),
 }

@@ -19,6 +19,8 @@ from bqml_magic.functions.base import result_array
 from bqml_magic.images.image import Image, from_arrow
 from bqml_magic.runtimes.base import ModelSchema, Runtime, TensorSpec
 
+CALL_BYTES = 2**21
+"""Input bytes per model call, where the runtime lets a batch be cut (three 224x224x3 float32 images)."""
 _SCALAR_TYPES = {"FLOAT64": pa.float64(), "INT64": pa.int64(), "BOOL": pa.bool_(), "STRING": pa.string()}
 
 
@@ -69,7 +71,13 @@ def predict_batch(
 
 
 def _run_chunked(runtime: Runtime, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+    """The batch in calls the model takes, and, where the runtime allows, calls of about
+    ``CALL_BYTES`` of input: a CNN's activations then stay in the core's caches, which made
+    MobileNet 17% cheaper per image in calls of 2 rows than of 16 (bench/bench_predict.py)."""
     step = runtime.max_batch or rows
+    if runtime.batch_invariant:
+        row_bytes = sum(v[0].nbytes for v in feeds.values() if len(v)) or 1
+        step = min(step, max(1, CALL_BYTES // row_bytes))
     parts = [runtime.run({k: v[i : i + step] for k, v in feeds.items()}) for i in range(0, rows, step)]
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 

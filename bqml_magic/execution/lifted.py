@@ -67,7 +67,7 @@ def evaluate(plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Servic
         trees = [_Tree.of(island, batch, services) for island in plan.islands]
         return [services.pool.submit(_row, trees, i) for i in range(batch.num_rows)]
 
-    for batch, values in pipelined(batches, start, ahead=1, cancel=services.cancel):
+    for batch, values in pipelined(batches, start, ahead=services.workers, cancel=services.cancel):
         by_island = dict(zip((i.placeholder for i in plan.islands), zip(*values))) if values else {}
         columns: dict[str, pa.Array | list[Any]] = {}
         for name, column in zip(batch.schema.names, batch.columns):

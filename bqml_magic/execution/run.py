@@ -234,9 +234,7 @@ class Execution:
 
         def batches() -> Iterator[pa.RecordBatch]:
             inputs = (rows for rows in upstream.rows if rows.num_rows)
-            for rows, (batch,) in pipelined(
-                inputs, start, ahead=self.services.workers - 1, cancel=self.services.cancel
-            ):
+            for rows, (batch,) in pipelined(inputs, start, ahead=self.services.workers, cancel=self.services.cancel):
                 yield batch
                 progress.update(rows.num_rows)
 

@@ -56,6 +56,9 @@ class Runtime(Protocol):
     schema: ModelSchema
     #: Largest batch one call accepts: None for a dynamic batch dimension, else usually 1.
     max_batch: int | None
+    #: A row's outputs do not depend on the rows run with it, so a batch may go through in
+    #: smaller calls (ONNX Runtime and LiteRT, measured; not TensorFlow's oneDNN kernels).
+    batch_invariant: bool
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch: feature name -> array with batch first; returns label -> array."""

@@ -70,6 +70,7 @@ class OnnxRuntime:
     def __init__(self, schema: ModelSchema, session):
         self.schema = schema
         self.max_batch = batch_limit(schema.features)
+        self.batch_invariant = True
         self._session = session
         self._labels = [s.name for s in schema.labels]
 

@@ -66,6 +66,7 @@ class TensorFlowRuntime:
     def __init__(self, schema: ModelSchema, model, dtypes: dict[str, int], placement: str):
         self.schema = schema
         self.max_batch = batch_limit(schema.features)
+        self.batch_invariant = False
         self._model = model
         self._function = model.signatures[SIGNATURE]
         self._dtypes = dtypes

@@ -44,6 +44,7 @@ class TFLiteRuntime:
     ):
         self.schema = schema
         self.max_batch = batch_limit(schema.features)
+        self.batch_invariant = True
         self._model_file = model_file
         self._signature = signature
         self._inputs = inputs

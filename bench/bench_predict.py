@@ -11,9 +11,12 @@ For each runtime, side by side in one process, runs alternating (medians of ``--
     rest), OpenCV's resize, the runtime on batches of 32 with all its threads;
   - the CPU-work limit: cores / (decode + resize + model core-seconds per image), each stage
     measured alone on one thread. Once with the tuned pipeline's stages, once with the engine's,
-    whose decode and resize are TensorFlow's to the bit (OpenCV's resize is not).
-Then, each in a fresh process, the peak RSS of each query above the warmed-up process
-(model loaded, pools started; Linux's peak counter reset there) for N and 4N photos.
+    whose decode and resize are TensorFlow's to the bit (OpenCV's resize is not). The model's
+    stage is the cheaper of calls of 16 rows and of the engine's smaller calls (3 photos).
+Then, each in fresh processes, the peak RSS of each query above the warmed-up process (model
+loaded, pools started; Linux's peak counter reset there) for N and 4N photos, beside the size
+of the result: ``SELECT *`` returns 1.2 MB of FLOAT64 image a row, 1001 scores are 8 KB, and a
+top score a few bytes, so only what the engine holds while it works should stay flat.
 The photos are the sample bucket's 10 (5 JPEG, 5 PNG, 0.15 to 0.87 MP), hard-linked N times.
 """
 
@@ -37,9 +40,12 @@ import simplejpeg
 
 from bqml_magic import Engine, samples
 from bqml_magic.images import decode_image, resize_image
+from bqml_magic.predict import CALL_BYTES
 
 CORES = os.cpu_count() or 2
 SIZE = 224
+WARM_ROWS = 4 * 16 * CORES  # enough batches in the warm-up for every model lane to have run
+CALL_ROWS = CALL_BYTES // (SIZE * SIZE * 3 * 4)  # rows per model call, where the engine may cut a batch
 QUERIES = {"SELECT uri, predictions": "SELECT uri, predictions", "SELECT *": "SELECT *"}
 PREDICT = """{select} FROM ML.PREDICT(MODEL `bench.classifier`,
   (SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 224, 224, FALSE) AS input_1
@@ -129,15 +135,17 @@ def stage_costs(model_type: str, path: Path, photos: list[Path], repeats: int) -
     data = [p.read_bytes() for p in photos]
     tuned = [tuned_decode(d) for d in data]
     exact = [decode_image(d) for d in data]
-    batch = np.random.default_rng(0).random((16, SIZE, SIZE, 3), dtype=np.float32)
+    random = np.random.default_rng(0)
     model = tuned_model(model_type, path, threads=1)
-    model(batch)  # warm-up: first runs allocate and plan
+    small, large = (random.random((rows, SIZE, SIZE, 3), dtype=np.float32) for rows in (CALL_ROWS, 16))
+    model(small), model(large)  # warm-up: first runs allocate and plan
     return {
         "decode": core_ms(lambda: [tuned_decode(d) for d in data], len(data), repeats),
         "resize": core_ms(lambda: [tuned_resize(p) for p in tuned], len(data), repeats),
         "exact decode": core_ms(lambda: [decode_image(d) for d in data], len(data), repeats),
         "exact resize": core_ms(lambda: [resize_image(i, SIZE, SIZE, False) for i in exact], len(data), repeats),
-        "model": core_ms(lambda: model(batch), len(batch), repeats),
+        "model": core_ms(lambda: model(large), len(large), repeats),
+        "model, small calls": core_ms(lambda: model(small), len(small), 5 * repeats),
     }
 
 
@@ -169,14 +177,16 @@ def speed(args: argparse.Namespace, built: samples.Samples, model_type: str) -> 
     measured = rates(work, args.images, args.repeats)
     engine.close()
 
-    limit = CORES * 1000 / (stages["decode"] + stages["resize"] + stages["model"])
-    exact_limit = CORES * 1000 / (stages["exact decode"] + stages["exact resize"] + stages["model"])
+    model = min(stages["model"], stages["model, small calls"])  # the cheapest way to run it, whoever can
+    limit = CORES * 1000 / (stages["decode"] + stages["resize"] + model)
+    exact_limit = CORES * 1000 / (stages["exact decode"] + stages["exact resize"] + model)
     baseline = measured["tuned hand-written pipeline"]
     print(f"\n{model_type}: {args.images} photos, {CORES} cores, medians of {args.repeats} runs")
     print(
         f"  stage costs, core-ms per image: decode {stages['decode']:.2f} (engine, TensorFlow's: "
         f"{stages['exact decode']:.2f}), resize {stages['resize']:.2f} (engine, TensorFlow's: "
-        f"{stages['exact resize']:.2f}), model {stages['model']:.2f} (one thread, batches of 16)"
+        f"{stages['exact resize']:.2f}), model {stages['model']:.2f} on batches of 16, "
+        f"{stages['model, small calls']:.2f} on {CALL_ROWS} (one thread)"
     )
     print(
         f"  CPU-work limit {limit:.1f} images/s with the tuned stages; {exact_limit:.1f} with the engine's "
@@ -190,30 +200,59 @@ def speed(args: argparse.Namespace, built: samples.Samples, model_type: str) -> 
 
 
 # -- memory ----------------------------------------------------------------------------------
+MEMORY_QUERIES = {
+    **QUERIES,
+    "SELECT uri, top score": "SELECT uri, (SELECT MAX(p) FROM UNNEST(predictions) AS p) AS top_score",
+}
+
+
 def memory(args: argparse.Namespace, model_type: str) -> None:
-    """Each (query, size) in a fresh process; its peak RSS above the warmed-up baseline."""
+    """Each (query, size) in fresh processes: medians of the peak RSS, of the part above the
+    warmed-up process, and of the result's own size, which grows with the rows by nature."""
     sizes = (args.images, 4 * args.images)
-    print(f"  peak RSS above the warmed-up process, MB: {sizes[0]:,} photos vs {sizes[1]:,}")
-    for name in QUERIES:
+    print(
+        f"  peak RSS in MB, median of {args.memory_repeats} fresh processes each: "
+        "whole process (above the warmed-up process; the result's own size)"
+    )
+    for name in MEMORY_QUERIES:
         figures = []
         for count in sizes:
             probe = [sys.executable, __file__, "--probe", name, "--images", str(count), "--runtimes", model_type]
-            out = subprocess.run([*probe, "--root", str(args.root)], check=True, capture_output=True, text=True)
-            figures.append(float(out.stdout.split()[-1]))
-        growth = figures[1] / figures[0] - 1
-        print(f"    {name:30s} {figures[0]:7.0f} {figures[1]:7.0f}  ({growth:+.0%})")
+            runs = [
+                subprocess.run([*probe, "--root", str(args.root)], check=True, capture_output=True, text=True)
+                for _ in range(args.memory_repeats)
+            ]
+            values = [tuple(map(float, run.stdout.split()[-3:])) for run in runs]
+            figures.append([statistics.median(column) for column in zip(*values)])
+        shown = "   ".join(
+            f"{count:,} photos {peak:5.0f} ({above:+4.0f}; {result:4.0f})"
+            for count, (peak, above, result) in zip(sizes, figures)
+        )
+        print(f"    {name:26s} {shown}   peak {figures[1][0] / figures[0][0] - 1:+.0%}")
 
 
 def probe(args: argparse.Namespace, built: samples.Samples) -> None:
-    """One query over ``args.images`` photos in this fresh process: MB of peak RSS above baseline."""
+    """One query over ``args.images`` photos in this fresh process: MB of peak RSS, of it above
+    the warmed-up process, and MB of the result's values."""
     make_bucket(args.root, built, args.images)
     engine = open_engine(args.root, built, args.runtimes, args.images)
-    sql = PREDICT.format(select=QUERIES[args.probe], count=args.images)
-    engine.query(sql + " LIMIT 1")  # model loaded, thread pools and DuckDB warmed up
+    sql = MEMORY_QUERIES[args.probe] + PREDICT.format(select="", count=args.images)
+    engine.query(f"{sql} LIMIT {WARM_ROWS}")  # model loaded on every lane, pools and DuckDB warmed up
     Path("/proc/self/clear_refs").write_text("5")  # Linux: the peak (VmHWM) restarts from the current RSS
     baseline = _status_kb("VmRSS")
-    engine.query(sql)
-    print(f"{(_status_kb('VmHWM') - baseline) / 1024:.1f}")
+    result = engine.query(sql)
+    peak = _status_kb("VmHWM")
+    held = sum(_nbytes(value) for column in result.columns for value in result[column])
+    print(f"{peak / 1024:.1f} {(peak - baseline) / 1024:.1f} {held / 2**20:.1f}")
+
+
+def _nbytes(value: object) -> int:
+    """Bytes of a result cell: its arrays' data (images are dicts of arrays), text, or 8."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes if value.dtype != object else sum(_nbytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    return len(value) if isinstance(value, (str, bytes)) else 8
 
 
 def _status_kb(field: str) -> int:
@@ -228,7 +267,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=160, help="N: photos in the speed runs; memory also at 4N")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runtimes", default=",".join(samples.MODEL_FILES), help="comma-separated model types")
-    parser.add_argument("--probe", choices=list(QUERIES), help=argparse.SUPPRESS)
+    parser.add_argument("--memory_repeats", type=int, default=3, help="fresh processes per memory figure")
+    parser.add_argument("--probe", choices=list(MEMORY_QUERIES), help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cv2.setNumThreads(1)  # the pipeline's own threads decode and resize; OpenCV's would only compete

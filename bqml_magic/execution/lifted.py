@@ -2,7 +2,8 @@
 
 Each row's call tree (read -> decode -> resize -> ...) runs in one worker thread, so a full-size
 photo lives only inside that worker until it is resized: memory is bounded by the batch, not
-the table. simplejpeg, Pillow and numpy release the GIL, so threads use every core.
+the table. simplejpeg, libpng (imagecodecs) and numpy release the GIL, so threads use every
+core. Results stay Python values (``Rows``) until someone needs them as Arrow.
 """
 
 from __future__ import annotations
@@ -67,13 +68,12 @@ def evaluate(plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Servic
         trees = [_Tree.of(island, batch, services) for island in plan.islands]
         return [services.pool.submit(_row, trees, i) for i in range(batch.num_rows)]
 
-    for batch, values in pipelined(batches, start, ahead=services.workers, cancel=services.cancel):
-        by_island = dict(zip((i.placeholder for i in plan.islands), zip(*values))) if values else {}
+    for batch, values in pipelined(batches, start, ahead=1, cancel=services.cancel):
+        computed = dict(zip(islands, map(list, zip(*values))))  # placeholder -> one value a row
         columns: dict[str, pa.Array | list[Any]] = {}
         for name, column in zip(batch.schema.names, batch.columns):
-            island = islands.get(name)
-            if island is not None:
-                columns[island.name] = list(by_island.get(name, ()))
+            if name in islands:
+                columns[islands[name].name] = computed.get(name, [])
             elif name not in plan.leaf_columns:
                 columns[name] = column
         yield Rows(columns, batch.num_rows)

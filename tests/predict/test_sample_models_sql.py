@@ -93,6 +93,27 @@ def test_sql_gives_tensorflows_numbers_end_to_end(models: Engine, sample_set):
     np.testing.assert_array_equal(np.stack(frame.predictions), expected)
 
 
+@pytest.mark.parametrize("model_type", ["ONNX", "TENSORFLOW_LITE"])
+def test_a_row_scores_the_same_in_any_batch(models: Engine, sample_set, model_type, tmp_path):
+    """ONNX Runtime and LiteRT give a row the same bits whatever rows share its batch, which lets
+    the engine cut a batch into small calls (docs/behaviour.md#ml-predict-throughput)."""
+    sql = PREDICT.format(model=model_name("classifier", model_type), size=224, feature="input_1")
+    buckets = {"my_bucket": sample_set.bucket, "my_models": sample_set.root / "models"}
+    one_by_one = Engine(workspace=tmp_path, buckets=buckets, batch_rows=1)
+    try:
+        one_by_one.query(demo.SETUP)
+        one_by_one.query(
+            f"CREATE MODEL my_dataset.{model_name('classifier', model_type)} OPTIONS(model_type = '{model_type}', "
+            f"model_path = '{sample_set.model_uri(model_type, 'classifier')}')"
+        )
+        single = one_by_one.query(sql)
+    finally:
+        one_by_one.close()
+    together = models.query(sql)
+    assert len(together) <= models.batch_rows  # one batch of every photo, against batches of one
+    np.testing.assert_array_equal(np.stack(single.predictions), np.stack(together.predictions))
+
+
 def test_a_fixed_size_model_refuses_other_sizes(models: Engine):
     with pytest.raises(
         ModelError,

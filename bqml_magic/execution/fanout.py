@@ -31,18 +31,13 @@ def results(futures: Sequence[Future[R]], cancel: threading.Event) -> Iterator[R
     when the caller stops early (an error, an interrupt, a LIMIT)."""
     try:
         for future in futures:
-            yield result(future, cancel)
+            while not wait([future], timeout=POLL_SECONDS).done:
+                if cancel.is_set():
+                    raise Cancelled("Query cancelled")
+            yield future.result()
     finally:
         for future in futures:
             future.cancel()
-
-
-def result(future: Future[R], cancel: threading.Event) -> R:
-    """One future's result; ``Cancelled`` as soon as the engine is interrupted."""
-    while not wait([future], timeout=POLL_SECONDS).done:
-        if cancel.is_set():
-            raise Cancelled("Query cancelled")
-    return future.result()
 
 
 def pipelined(
@@ -53,15 +48,18 @@ def pipelined(
     caller to collect one item before they start on the next.
     """
     window: deque[tuple[T, list[Future[R]]]] = deque()
+
+    def oldest() -> tuple[T, list[R]]:
+        item, futures = window.popleft()
+        return item, list(results(futures, cancel))
+
     try:
         for item in items:
             window.append((item, start(item)))
             if len(window) > ahead:
-                item_done, futures = window.popleft()
-                yield item_done, list(results(futures, cancel))
+                yield oldest()
         while window:
-            item_done, futures = window.popleft()
-            yield item_done, list(results(futures, cancel))
+            yield oldest()
     finally:
         for _, futures in window:
             for future in futures:

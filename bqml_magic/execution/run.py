@@ -222,10 +222,10 @@ class Execution:
             raise exc.add_context(**call.where) from None
         upstream = self.stream(call.input)
         runtime = models.runtime(call.model)
+        prediction.feature_columns(runtime.schema, upstream.schema, info.name)  # before any row is read
         progress = self.options.progress
         if progress.bar_type is not None:
             progress.start(self.count(call.input), f"ML.PREDICT {info.name}")
-        prediction.feature_columns(runtime.schema, upstream.schema, info.name)  # before any row is read
         schema = prediction.output_schema(runtime.schema, upstream.schema, columns_read(outer, call.placeholder))
         lanes = self.services.lanes
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -158,6 +158,27 @@ def scorer(engine: Engine, scorer_model: Path) -> Engine:
         "CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')"
     )
     return engine
+
+
+@pytest.fixture
+def scorer_over_copies(photos: Path, scorer_model: Path) -> Iterator[Callable[[int, int], Engine]]:
+    """``make(copies, batch_rows)``: an engine with ``scorer_model`` over the bucket's two photos
+    plus ``copies`` copies of one, streamed ``batch_rows`` rows at a time."""
+    engines: list[Engine] = []
+
+    def make(copies: int, batch_rows: int) -> Engine:
+        for i in range(copies):
+            shutil.copy(photos / "photos" / "grace_hopper.jpg", photos / "photos" / f"copy{i:02d}.jpg")
+        engine = Engine(buckets={"my_bucket": photos}, batch_rows=batch_rows)
+        engines.append(engine)
+        engine.query("""CREATE SCHEMA my_dataset;
+            CREATE EXTERNAL TABLE my_dataset.object_table OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/*']);
+            CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')""")
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
 
 
 @pytest.fixture

@@ -66,14 +66,9 @@ def test_a_cte_feeds_ml_predict(scorer: Engine, cte, source):
     pd.testing.assert_frame_equal(via_cte, direct)
 
 
-def test_max_results_stops_the_work_once_it_has_the_rows(scorer_model, photos, monkeypatch):
+def test_max_results_stops_the_work_once_it_has_the_rows(scorer_over_copies, monkeypatch):
     """A preview of a long ML.PREDICT decodes and scores a few batches, not the whole table."""
-    for i in range(40):
-        shutil.copy(photos / "photos" / "grace_hopper.jpg", photos / "photos" / f"copy{i:02d}.jpg")
-    engine = Engine(buckets={"my_bucket": photos}, batch_rows=4)
-    engine.query("""CREATE SCHEMA my_dataset;
-        CREATE EXTERNAL TABLE my_dataset.object_table OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/*']);
-        CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')""")
+    engine = scorer_over_copies(40, 4)
     sql = f"SELECT uri, score FROM ML.PREDICT(MODEL my_dataset.scorer, {IMAGES})"
     everything = engine.query(sql)
     reads: list[str] = []

@@ -4,8 +4,6 @@ batches unchanged, and rows keep their order across the concurrent lanes."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -22,16 +20,9 @@ PREDICT = f"ML.PREDICT(MODEL my_dataset.scorer, {IMAGES})"
 
 
 @pytest.fixture
-def many(photos, scorer_model) -> Engine:
+def many(scorer_over_copies) -> Engine:
     """11 photos, batches of 3 rows: four batches, the last one short."""
-    for i in range(9):
-        shutil.copy(photos / "photos" / "grace_hopper.jpg", photos / "photos" / f"copy{i}.jpg")
-    engine = Engine(buckets={"my_bucket": photos}, batch_rows=3)
-    engine.query("""CREATE SCHEMA my_dataset;
-        CREATE EXTERNAL TABLE my_dataset.object_table OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/*']);
-        CREATE MODEL my_dataset.scorer OPTIONS(model_type = 'ONNX', model_path = 'gs://my_bucket/models/scorer.onnx')""")
-    yield engine
-    engine.close()
+    return scorer_over_copies(9, 3)
 
 
 def _image_columns_built(monkeypatch) -> list[pa.DataType]:

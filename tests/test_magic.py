@@ -215,7 +215,17 @@ def test_ctrl_c_cancels_the_statement_and_the_kernel_stays_usable(shell):
         "CROSS JOIN UNNEST(GENERATE_ARRAY(1, 100000)) AS b WHERE MOD(a * b, 7) = 3"
     )
     shell.run_cell("%%bqml\nSELECT 1 AS warm")
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    def interrupt_once_the_statement_runs() -> None:
+        """Ctrl-C once the cell's statement is under way: a fixed delay could land in IPython's
+        own cell handling instead, under load (a long garbage collection in a full test run)."""
+        deadline = time.monotonic() + 30
+        while not any(t.name == "bqml-cell" for t in threading.enumerate()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_the_statement_runs, daemon=True).start()
     started = time.perf_counter()
     with capture_output() as cap, pytest.raises(KeyboardInterrupt):
         shell.run_cell(slow)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -209,7 +210,16 @@ def test_notebook_bar_falls_back_to_text_outside_a_kernel(shell, monkeypatch):
     assert seen == ["tqdm", None]
 
 
-def test_ctrl_c_cancels_the_statement_and_the_kernel_stays_usable(shell):
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a kernel: a shell starts a background job (a CI
+    runner's, say) with SIGINT ignored, and Python then keeps it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_cancels_the_statement_and_the_kernel_stays_usable(shell, ctrl_c_raises):
     slow = (
         "%%bqml\nSELECT COUNT(*) AS c FROM UNNEST(GENERATE_ARRAY(1, 100000)) AS a "
         "CROSS JOIN UNNEST(GENERATE_ARRAY(1, 100000)) AS b WHERE MOD(a * b, 7) = 3"
@@ -217,8 +227,8 @@ def test_ctrl_c_cancels_the_statement_and_the_kernel_stays_usable(shell):
     shell.run_cell("%%bqml\nSELECT 1 AS warm")
 
     def interrupt_once_the_statement_runs() -> None:
-        """Ctrl-C once the cell's statement is under way: a fixed delay could land in IPython's
-        own cell handling instead, under load (a long garbage collection in a full test run)."""
+        """Ctrl-C once the cell's statement is under way, not after a fixed delay that a slow
+        machine could outlast before the cell starts."""
         deadline = time.monotonic() + 30
         while not any(t.name == "bqml-cell" for t in threading.enumerate()) and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -49,25 +49,28 @@ class TFLiteRuntime:
         self._signature = signature
         self._inputs = inputs
         self._outputs = outputs
-        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._idle.put(interpreter)
+        self._idle: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+        self._idle.put(self._with_runner(interpreter))
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays = cast_feeds(self.schema, feeds)
         try:
-            interpreter = self._idle.get_nowait()
+            idle = self._idle.get_nowait()
         except queue.Empty:
-            interpreter = _interpreter(self._model_file)
+            idle = self._with_runner(_interpreter(self._model_file))
+        interpreter, runner = idle
         try:
-            if self._signature is not None:
-                return dict(interpreter.get_signature_runner(self._signature)(**arrays))
-            return self._run_tensors(interpreter, arrays)
+            return dict(runner(**arrays)) if runner is not None else self._run_tensors(interpreter, arrays)
         except ModelError:
             raise
         except Exception as exc:
             raise ModelError(f"LiteRT failed to run the model: {exc}") from exc
         finally:
-            self._idle.put(interpreter)
+            self._idle.put(idle)
+
+    def _with_runner(self, interpreter) -> tuple[Any, Any]:
+        """An interpreter with its signature's runner (None for models without signatures)."""
+        return interpreter, interpreter.get_signature_runner(self._signature) if self._signature else None
 
     def _run_tensors(self, interpreter, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Models without signatures: resize the inputs to the batch, then invoke."""

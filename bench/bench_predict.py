@@ -41,8 +41,8 @@ import numpy as np
 import simplejpeg
 
 from bqml_magic import Engine, samples
+from bqml_magic.execution.predict import CALL_BYTES
 from bqml_magic.images import decode_image, resize_image
-from bqml_magic.predict import CALL_BYTES
 
 CORES = os.cpu_count() or 2
 SIZE = 224

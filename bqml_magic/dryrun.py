@@ -15,8 +15,8 @@ from sqlglot import exp
 
 from bqml_magic.catalog.schema import SCHEMA
 from bqml_magic.errors import BQMLError, ModelError
+from bqml_magic.execution.predict import feature_columns
 from bqml_magic.execution.run import Execution
-from bqml_magic.predict import feature_columns
 from bqml_magic.runtimes import limits
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.kinds import RelationKind, StatementKind, statement_kind

@@ -21,9 +21,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from bqml_magic import predict as prediction
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.execution import lifted
+from bqml_magic.execution import predict as prediction
 from bqml_magic.execution.fanout import pipelined
 from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import Services

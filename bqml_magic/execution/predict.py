@@ -8,6 +8,7 @@ batch dimension, or 1), so memory follows the batch size, never the table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,21 +54,45 @@ def output_schema(schema: ModelSchema, input_schema: pa.Schema, read: set[str] |
     return pa.schema([pa.field(s.name, label_type(s)) for s in schema.labels] + kept)
 
 
-def predict_batch(
-    runtime: Runtime, model: str, input_schema: pa.Schema, rows: Rows, schema: pa.Schema
-) -> pa.RecordBatch:
-    """One batch of predictions as ``schema`` (from ``output_schema``) lays them out."""
-    mapping = feature_columns(runtime.schema, input_schema, model)
-    uri_column = next((n for n in input_schema.names if n.lower() == "uri"), None)
-    uris = rows.arrow(uri_column, input_schema.field(uri_column).type).to_pylist() if uri_column else []
-    feeds = {
-        f.name: _feature_array(f, rows.columns[mapping[f.name]], input_schema.field(mapping[f.name]).type, uris, model)
-        for f in runtime.schema.features
-    }
-    outputs = _run_chunked(runtime, feeds, rows.num_rows)
-    labels = [_label_array(s, outputs[s.name], rows.num_rows) for s in runtime.schema.labels]
-    inputs = rows.to_batch(pa.schema(list(schema)[len(labels) :]))
-    return pa.record_batch(labels + inputs.columns, schema=schema)
+@dataclass(frozen=True)
+class Prediction:
+    """One ML.PREDICT of a statement: what all its batches share, worked out once."""
+
+    runtime: Runtime
+    model: str
+    input_schema: pa.Schema
+    schema: pa.Schema
+    """The output, as ``output_schema`` lays it out."""
+    features: dict[str, str]
+    """Feature name -> input column."""
+    uri_column: str | None
+
+    @classmethod
+    def of(cls, runtime: Runtime, model: str, input_schema: pa.Schema, read: set[str] | None) -> Prediction:
+        """A missing feature is an error here, before any row is read."""
+        return cls(
+            runtime,
+            model,
+            input_schema,
+            output_schema(runtime.schema, input_schema, read),
+            feature_columns(runtime.schema, input_schema, model),
+            next((n for n in input_schema.names if n.lower() == "uri"), None),
+        )
+
+    def batch(self, rows: Rows) -> pa.RecordBatch:
+        """One batch of predictions, laid out as ``schema``."""
+        uri, model = self.uri_column, self.model
+        uris = rows.arrow(uri, self.input_schema.field(uri).type).to_pylist() if uri else []
+        feeds = {
+            f.name: _feature_array(
+                f, rows.columns[self.features[f.name]], self.input_schema.field(self.features[f.name]).type, uris, model
+            )
+            for f in self.runtime.schema.features
+        }
+        outputs = _run_chunked(self.runtime, feeds, rows.num_rows)
+        labels = [_label_array(s, outputs[s.name], rows.num_rows) for s in self.runtime.schema.labels]
+        inputs = rows.to_batch(pa.schema(list(self.schema)[len(labels) :]))
+        return pa.record_batch(labels + inputs.columns, schema=self.schema)
 
 
 def _run_chunked(runtime: Runtime, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:

@@ -23,8 +23,8 @@ from sqlglot import exp
 
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.execution import lifted
-from bqml_magic.execution import predict as prediction
 from bqml_magic.execution.fanout import pipelined
+from bqml_magic.execution.predict import Prediction
 from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import Services
 from bqml_magic.progress import Progress
@@ -222,15 +222,14 @@ class Execution:
             raise exc.add_context(**call.where) from None
         upstream = self.stream(call.input)
         runtime = models.runtime(call.model)
-        prediction.feature_columns(runtime.schema, upstream.schema, info.name)  # before any row is read
+        predicted = Prediction.of(runtime, info.name, upstream.schema, columns_read(outer, call.placeholder))
         progress = self.options.progress
         if progress.bar_type is not None:
             progress.start(self.count(call.input), f"ML.PREDICT {info.name}")
-        schema = prediction.output_schema(runtime.schema, upstream.schema, columns_read(outer, call.placeholder))
         lanes = self.services.lanes
 
         def start(rows: Rows) -> list[Future[pa.RecordBatch]]:
-            return [lanes.submit(prediction.predict_batch, runtime, info.name, upstream.schema, rows, schema)]
+            return [lanes.submit(predicted.batch, rows)]
 
         def batches() -> Iterator[pa.RecordBatch]:
             inputs = (rows for rows in upstream.rows if rows.num_rows)
@@ -238,7 +237,7 @@ class Execution:
                 yield batch
                 progress.update(rows.num_rows)
 
-        keep.extend([upstream, self.register(cur, call.placeholder, schema, batches())])
+        keep.extend([upstream, self.register(cur, call.placeholder, predicted.schema, batches())])
 
 
 def _check_unique_names(schema: pa.Schema, query: exp.Expression) -> None:

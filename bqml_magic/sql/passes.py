@@ -10,6 +10,7 @@ transpiler cannot know is done here (docs/behaviour.md#sql-translation):
 - the object tables' ``data`` pseudocolumn -> ``bqml_read(<table>.uri)``, read only where used;
 - ``UNNEST(a) WITH OFFSET`` -> a zip with ``RANGE(LEN(a))``: sqlglot emits DuckDB's
   ``WITH ORDINALITY``, which counts from 1 where BigQuery counts from 0;
+- ``a[OFFSET(i)]`` with a computed ``i`` -> ``a[i + 1]``: sqlglot shifts only indexes it can type;
 - unnamed result columns -> ``f0_``, ``f1_``..., BigQuery's names;
 - top-level ``ML.*`` projections -> lifted out of DuckDB into streamed batches (``lift.py``);
 - remaining ``ML.NAME(...)`` -> the DuckDB UDF of that function;
@@ -171,6 +172,22 @@ def fix_unnest_offsets(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression
             exp.alias_(exp.Unnest(expressions=[exp.func("RANGE", exp.func("LEN", array.copy()))]), off_name),
         ).subquery(f"_unnest{index}")
         unnest.replace(subquery)
+    return tree
+
+
+def fix_array_subscripts(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """``a[OFFSET(i)]`` / ``a[SAFE_OFFSET(i)]`` -> DuckDB's 1-based ``a[i + 1]``.
+
+    sqlglot shifts the index only when it can tell it is an integer (a literal, a typed cast):
+    for a column or a parameter it wrote ``a[i]``, one element off (seen with sqlglot 30.31:
+    ``@labels[OFFSET(class_id)]`` named each photo's class by its neighbour's label).
+    """
+    for bracket in list(tree.find_all(exp.Bracket)):
+        index = bracket.expressions[0] if len(bracket.expressions) == 1 else None
+        if bracket.args.get("offset") != 0 or index is None or index.is_int:
+            continue
+        index.replace(exp.paren(exp.Add(this=index.copy(), expression=exp.Literal.number(1))))
+        bracket.set("offset", 1)  # already 1-based: the generator adds nothing
     return tree
 
 

@@ -28,6 +28,7 @@ RULES: tuple[Pass, ...] = (
     passes.resolve_tables,
     passes.rewrite_data_pseudocolumn,
     passes.fix_unnest_offsets,
+    passes.fix_array_subscripts,
     passes.name_anonymous_columns,
     passes.lift_ml_projections,
     passes.rewrite_ml_calls,

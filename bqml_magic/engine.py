@@ -23,7 +23,10 @@ import duckdb
 import pandas as pd
 from sqlglot import exp
 
+from bqml_magic.catalog import schema
 from bqml_magic.catalog.catalog import Catalog
+from bqml_magic.catalog.database import Database
+from bqml_magic.catalog.lock import WorkspaceLock
 from bqml_magic.catalog.models import ModelStore
 from bqml_magic.errors import BQMLError, Cancelled, LimitError, SQLError, StorageError
 from bqml_magic.execution import udfs
@@ -41,6 +44,7 @@ from bqml_magic.sql.parse import Statement, parse_script
 from bqml_magic.storage.cache import DEFAULT_BYTES as DEFAULT_CACHE_BYTES
 from bqml_magic.storage.cache import ContentCache
 from bqml_magic.storage.cache import default_folder as default_cache_folder
+from bqml_magic.storage.mounts import RememberedMounts
 from bqml_magic.storage.objects import ObjectStore
 from bqml_magic.storage.remote import RemoteStores
 from bqml_magic.storage.uris import OBJECT_STORES, BucketMap
@@ -49,8 +53,6 @@ if TYPE_CHECKING:
     from bqml_magic.dryrun import DryRunReport
 
 CATALOG_FILE = "catalog.duckdb"
-_OPEN: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()
-"""This process's engines by catalog file: DuckDB shares one database per file within a process."""
 
 
 @dataclass
@@ -98,27 +100,27 @@ class Engine:
         stores = RemoteStores(storage_options)
         self.buckets = BucketMap(buckets, local_roots, remote=[*OBJECT_STORES, *stores.options])
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
-        if self.workspace is not None:
-            self.workspace.mkdir(parents=True, exist_ok=True)
-            database, models_root = str(self.workspace / CATALOG_FILE), self.workspace / "models"
-        else:
-            database, models_root = ":memory:", Path(tempfile.mkdtemp(prefix="bqml_models_"))
-            weakref.finalize(self, shutil.rmtree, models_root, True)
         cancel = threading.Event()
         workers = os.cpu_count() or 2
         budget = MemoryBudget.of(memory_budget, cancel)
-        if database in _OPEN:
-            raise StorageError(
-                f"Workspace {self.workspace} is already open in this process by another Engine: use that engine, "
-                "or close it first (engine.close(); the %%bqml magic's engine is bqml_magic.context.engine())"
-            )
-        con = _connect(database, self.workspace, budget)
+        if (folder := self.workspace) is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._mounts: RememberedMounts | None = RememberedMounts(folder)
+            self._remount(set(self.buckets.buckets))
+            connect = lambda: _connect(str(folder / CATALOG_FILE), folder, budget)  # noqa: E731
+            database = Database(folder, connect, WorkspaceLock(folder), cancel)
+            models_root = folder / "models"
+        else:
+            self._mounts = None
+            database = Database(None, lambda: _connect(":memory:", None, budget), None, cancel)
+            models_root = Path(tempfile.mkdtemp(prefix="bqml_models_"))
+            weakref.finalize(self, shutil.rmtree, models_root, True)
         cache_bytes = parse_bytes(cache_size, "cache size")
         cache = ContentCache(cache_dir or default_cache_folder(), cache_bytes) if cache_bytes else None
         objects = ObjectStore(self.buckets, stores, cache, read_ahead_bytes=budget.reads)
-        catalog = Catalog(con, objects, models_root)
+        catalog = Catalog(database, objects)
         self._services = Services(
-            con=con,
+            database=database,
             catalog=catalog,
             models=ModelStore(catalog, objects, models_root, model_device),
             objects=objects,
@@ -130,10 +132,16 @@ class Engine:
             batch_rows=batch_rows,
             budget=budget,
         )
-        udfs.register(self._services)
-        self._database = database
-        if self.workspace is not None:
-            _OPEN[database] = self
+
+        def prepare(con: duckdb.DuckDBPyConnection) -> None:
+            schema.prepare(con, models_root)
+            self._services.models.remove_leftovers()  # of a killed CREATE MODEL: no one else is copying now
+            udfs.register(self._services, con)
+
+        database.prepare_with(prepare)
+        with database.session():  # a workspace that cannot be opened fails here, not at the first query
+            pass
+        self._remember_mounts()
         self._lock = threading.RLock()
         self._running: Execution | None = None
 
@@ -143,8 +151,9 @@ class Engine:
 
     # -- public API -------------------------------------------------------------------------
     def mount(self, bucket: str, folder: str | os.PathLike[str]) -> None:
-        """Map ``gs://bucket/...`` to a local folder."""
+        """Map ``gs://bucket/...`` to a local folder; a workspace remembers it for later sessions."""
         self.buckets.mount(bucket, folder)
+        self._remember_mounts()
 
     def query(
         self,
@@ -173,7 +182,7 @@ class Engine:
             raise BQMLError(f"max_results must be 0 or more, not {max_results}")
         progress = Progress(progress_bar_type)
         result = ScriptResult()
-        with self._lock:
+        with self._lock, self._services.database.session():
             self._services.cancel.clear()
             try:
                 statements = parse_script(sql)
@@ -181,19 +190,23 @@ class Engine:
                     limit = max_results if number == len(statements) else None
                     options = StatementOptions(dict(params or {}), progress, limit)
                     result.statements.append(self._run(statement, options))
-            finally:
-                progress.close()
+                    progress.close()  # this statement's bar ends as finished, whatever a later one does
+            except BaseException as exc:
+                progress.close(exc)  # ends red: where the work stopped, and why
+                raise
         return result
 
     def describe_model(self, name: str) -> ModelInfo:
         """A model's type, source, size and schema (features and labels)."""
-        return self._services.models.info(name_from_text(name, "Model"))
+        with self._lock, self._services.database.session():
+            return self._services.models.info(name_from_text(name, "Model"))
 
     def table_kind(self, name: str) -> RelationKind | None:
         """What ``dataset.name`` is (an object table, table, view or model), or None."""
         parsed = name_from_text(name)
         catalog = self._services.catalog
-        return catalog.kind(parsed) if catalog.has_dataset(parsed.dataset) else None
+        with self._lock, self._services.database.session():
+            return catalog.kind(parsed) if catalog.has_dataset(parsed.dataset) else None
 
     def read_uri(self, uri: str) -> bytes:
         """An object's bytes, through the bucket mapping (for previews)."""
@@ -203,7 +216,7 @@ class Engine:
         """Check a script without running models or reading images; see ``dryrun.py``."""
         from bqml_magic.dryrun import dry_run
 
-        with self._lock:
+        with self._lock, self._services.database.session():
             execution = Execution(self._services, StatementOptions(dict(params or {})))
             try:
                 return dry_run(execution, sql)
@@ -214,19 +227,31 @@ class Engine:
         """Cancel the running statement (from another thread, e.g. a kernel interrupt)."""
         self._services.cancel.set()
         with contextlib.suppress(duckdb.Error):
-            self._services.con.interrupt()
+            self._services.database.interrupt()
         running = self._running
         if running is not None:
             running.interrupt()
 
     def close(self) -> None:
-        if _OPEN.get(self._database) is self:
-            del _OPEN[self._database]
-        self._services.con.close()
+        """Release the workspace and stop the engine's threads."""
+        self._services.database.close()
         self._services.pool.shutdown(wait=False, cancel_futures=True)
         self._services.lanes.shutdown(wait=False, cancel_futures=True)
 
     # -- internals --------------------------------------------------------------------------
+    def _remount(self, given: set[str]) -> None:
+        """Mount the buckets this workspace remembers, where the caller gave no folder of its own;
+        a remembered folder that is gone is skipped (queries on it then say it is not mapped)."""
+        assert self._mounts is not None
+        for bucket, folder in self._mounts.load().items():
+            if bucket not in given:
+                with contextlib.suppress(StorageError):
+                    self.buckets.mount(bucket, folder)
+
+    def _remember_mounts(self) -> None:
+        if self._mounts is not None:
+            self._mounts.remember(self.buckets.buckets)
+
     def _run(self, statement: Statement, options: StatementOptions) -> StatementResult:
         kind = statement_kind(statement)
         self._running = execution = Execution(self._services, options)

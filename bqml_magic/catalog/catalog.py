@@ -12,14 +12,13 @@ from __future__ import annotations
 import difflib
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
-from bqml_magic.catalog import schema
+from bqml_magic.catalog.database import Database
 from bqml_magic.catalog.db import first_row, run, transaction
 from bqml_magic.catalog.object_tables import ObjectTable, needs_refresh, refresh
 from bqml_magic.catalog.schema import MODELS, OBJECT_TABLES, SCHEMA
@@ -31,15 +30,22 @@ from bqml_magic.storage.rows import OBJECT_SCHEMA
 
 _INTERNAL_SCHEMAS = {SCHEMA, "main", "information_schema", "pg_catalog"}
 _BY_NAME = "lower(dataset) = ? AND lower(name) = ?"
+NO_DATASETS_YET = (
+    "this workspace has no datasets yet. Create one with CREATE SCHEMA {dataset}, then its object tables "
+    "and models, as the tutorial notebooks/01_image_classification.ipynb does step by step"
+)
 
 
 class Catalog:
     """Name resolution and object lifecycle, over one DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, objects: ObjectStore, models_root: Path):
-        self.con = con
+    def __init__(self, database: Database, objects: ObjectStore):
+        self.database = database
         self.objects = objects
-        schema.prepare(con, models_root)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.database.con
 
     # -- datasets -------------------------------------------------------------------------
     def datasets(self) -> list[str]:
@@ -51,7 +57,10 @@ class Catalog:
 
     def require_dataset(self, dataset: str) -> None:
         if not self.has_dataset(dataset):
-            raise NotFoundError(f"Not found: Dataset {dataset}{_suggest(dataset, self.datasets(), 'datasets')}")
+            known = self.datasets()
+            if not known:
+                raise NotFoundError(f"Not found: Dataset {dataset}; {NO_DATASETS_YET.format(dataset=dataset)}")
+            raise NotFoundError(f"Not found: Dataset {dataset}{_suggest(dataset, known, 'datasets')}")
 
     def create_dataset(self, dataset: str, if_not_exists: bool) -> None:
         if dataset.startswith("__") or dataset.lower() in _INTERNAL_SCHEMAS:

@@ -63,7 +63,6 @@ class ModelStore:
         self.device = device
         self._runtimes: dict[Path, Runtime] = {}
         self._lock = threading.Lock()
-        self._remove_leftovers()
 
     def create(self, name: Name, options: dict[str, Any], replace: bool, if_not_exists: bool) -> list[Path]:
         """Returns folders to delete after the statement committed (a replaced model's)."""
@@ -160,12 +159,12 @@ class ModelStore:
                 self._runtimes.pop(folder, None)
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _remove_leftovers(self) -> None:
+    def remove_leftovers(self) -> None:
         """Delete staging folders and model folders no catalog row refers to (a process killed mid-CREATE).
 
         Best effort: a workspace always opens. Only the model root is touched, and no other engine
-        can be copying into it: one engine holds a workspace (DuckDB's file lock across processes,
-        the engine's own check within one).
+        can be copying into it: this runs as an engine opens the workspace, holding its lock
+        (``lock.py``), and a CREATE MODEL copies only while its engine holds it.
         """
         staging = self.root / STAGING
         try:

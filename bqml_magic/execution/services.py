@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import duckdb
 
 from bqml_magic.catalog.catalog import Catalog
+from bqml_magic.catalog.database import Database
 from bqml_magic.catalog.models import ModelStore
 from bqml_magic.execution.relay import FailureRelay
 from bqml_magic.memory import MemoryBudget
@@ -19,7 +20,8 @@ from bqml_magic.storage.objects import ObjectStore
 class Services:
     """The engine's parts, shared by the statements it runs one at a time.
 
-    ``con``: the catalog's DuckDB connection (queries run on cursors of it); ``pool``: the
+    ``database``: the catalog's DuckDB database, whose ``con`` (open while a statement runs)
+    queries run on cursors of; ``pool``: the
     threads image work runs on, a row per task; ``lanes``: the threads models run on, a batch
     per task, ``workers`` of each (the machine's cores: rows and models keep every core busy
     between them); ``cancel``: set by an interrupt, checked between batches;
@@ -27,7 +29,7 @@ class Services:
     ``budget``: the bytes image work and DuckDB may hold.
     """
 
-    con: duckdb.DuckDBPyConnection
+    database: Database
     catalog: Catalog
     models: ModelStore
     objects: ObjectStore
@@ -38,3 +40,7 @@ class Services:
     cancel: threading.Event
     batch_rows: int
     budget: MemoryBudget
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.database.con

@@ -1,7 +1,7 @@
 """The Python functions DuckDB calls: object bytes, lazy md5, and the ML.* functions where
 they are not lifted into the streamed path.
 
-Registered once per database (cursors share them). All are Arrow-vectorised and fan their
+Registered on each connection the engine opens (its cursors share them). All are Arrow-vectorised and fan their
 rows out over the engine's thread pool; their exceptions cross DuckDB through the relay.
 Functions that take bytes also come in a ``_file`` form taking the object's reference: the
 file is read in the worker (DuckDB never holds a chunk of files), the objects of a chunk are
@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from bqml_magic.errors import LimitError
@@ -33,8 +34,9 @@ CHUNK_SHARE = 2
 streamed object tables give it a few rows a call, so only a chunk DuckDB itself grew can pass it."""
 
 
-def register(services: Services) -> None:
-    """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on the engine's database."""
+def register(services: Services, con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on a new connection
+    of the engine's database."""
     objects = services.objects
 
     def read_column(refs: pa.Array) -> pa.Array:
@@ -47,13 +49,13 @@ def register(services: Services) -> None:
         digests = fan_out(services, lambda p: None if p[0] is None else objects.md5(*p), pairs)
         return pa.array(list(digests), pa.string())
 
-    _create(services, READ_UDF, read_column, [OBJECT_REF_TYPE], "BLOB")
-    _create(services, MD5_UDF, md5_column, ["VARCHAR", "BIGINT"], "VARCHAR")
+    _create(services, con, READ_UDF, read_column, [OBJECT_REF_TYPE], "BLOB")
+    _create(services, con, MD5_UDF, md5_column, ["VARCHAR", "BIGINT"], "VARCHAR")
     for function in REGISTRY.values():
-        _register_ml(services, function)
+        _register_ml(services, con, function)
 
 
-def _register_ml(services: Services, function: MLFunction) -> None:
+def _register_ml(services: Services, con: duckdb.DuckDBPyConnection, function: MLFunction) -> None:
     # DuckDB UDFs have one signature: images arrive as FLOAT64 (INT64 ones are cast by DuckDB).
     arrow_result = RESULT_TYPES.get(function.result, FLOAT_IMAGE_TYPE)
     result_type = _duckdb_type(arrow_result)
@@ -97,21 +99,28 @@ def _register_ml(services: Services, function: MLFunction) -> None:
     for suffix, fn, types in (("", udf, params), (FILE_SUFFIX, udf_over_files, file_params)):
         if suffix and not files:
             continue
-        _create(services, function.udf_name + suffix, fn, types, result_type)
+        _create(services, con, function.udf_name + suffix, fn, types, result_type)
         if function.required is not None and function.required < len(types):
             # DuckDB has no optional UDF arguments: register the short form under its own name.
             short = f"{function.udf_name}{suffix}_{function.required}"
-            _create(services, short, fn, types[: function.required], result_type)
+            _create(services, con, short, fn, types[: function.required], result_type)
 
 
-def _create(services: Services, name: str, fn: Callable[..., pa.Array], params: list[str], result_type: str) -> None:
+def _create(
+    services: Services,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    fn: Callable[..., pa.Array],
+    params: list[str],
+    result_type: str,
+) -> None:
     """Register an Arrow UDF whose exceptions go through the relay, with exactly ``len(params)``
     parameters (DuckDB counts them from the signature, and ours are variadic)."""
     udf = services.relay.wrap(fn)
     udf.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(f"arg{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(params))]
     )
-    services.con.create_function(name, udf, params, result_type, type="arrow", side_effects=False)  # type: ignore[call-overload]
+    con.create_function(name, udf, params, result_type, type="arrow", side_effects=False)  # type: ignore[call-overload]
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:

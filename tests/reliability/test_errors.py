@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bqml_magic import Engine
-from bqml_magic.errors import BQMLError, Cancelled, ImageError, SQLError, StorageError
+from bqml_magic.errors import BQMLError, Cancelled, ImageError, SQLError
 from bqml_magic.storage.objects import ObjectStore
 
 TABLE = "my_dataset.object_table"
@@ -72,17 +72,6 @@ def test_duckdb_settings_are_locked(engine):
     assert con.execute("SELECT current_setting('enable_external_access')").fetchone() == (False,)
     with pytest.raises(Exception, match=r"configuration has been locked|Cannot change"):
         con.execute("SET enable_external_access = true")
-
-
-def test_a_second_engine_on_an_open_workspace_says_which_and_what_to_do(tmp_path):
-    first = Engine(workspace=tmp_path / "ws")
-    with pytest.raises(StorageError, match=r"ws is already open in this process by another Engine.*close it first"):
-        Engine(workspace=tmp_path / "ws")
-    first.query("CREATE SCHEMA kept; CREATE TABLE kept.t AS SELECT 1 AS x")
-    first.close()
-    again = Engine(workspace=tmp_path / "ws")  # closed: free again
-    assert again.query("SELECT x FROM kept.t")["x"].tolist() == [1]
-    again.close()
 
 
 @pytest.mark.parametrize(

@@ -36,10 +36,12 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bqml_magic``: register %%bqml / %bqml, and show a model's description
     (``Engine.describe_model``) as its schema inspector."""
     from bqml_magic.display.schema import SchemaInspector
+    from bqml_magic.errors import speak_notebook
     from bqml_magic.magic import BQMLMagics
     from bqml_magic.model_info import ModelInfo
 
     ipython.register_magics(BQMLMagics)
+    speak_notebook()
     formatter = ipython.display_formatter.mimebundle_formatter
     formatter.for_type(ModelInfo, lambda info, include=None, exclude=None: SchemaInspector(info)._repr_mimebundle_())
 

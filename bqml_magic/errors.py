@@ -106,3 +106,18 @@ class CatalogError(BQMLError, RuntimeError):
 
 class Cancelled(BQMLError, KeyboardInterrupt):
     """The query was interrupted (Ctrl-C / kernel interrupt); the engine is ready for the next one."""
+
+
+_notebook_magic = False
+
+
+def speak_notebook() -> None:
+    """Called by ``%load_ext bqml_magic``: from then on a way out is a ``%bqml`` line, not Python."""
+    global _notebook_magic
+    _notebook_magic = True
+
+
+def advice(python: str, notebook: str) -> str:
+    """The way out of an error in the user's own terms: the magic's command in a notebook that
+    loaded it (``%bqml mount b=/folder``), the Python call elsewhere (``Engine.mount(...)``)."""
+    return notebook if _notebook_magic else python

@@ -35,7 +35,8 @@ After a ``CREATE MODEL`` the cell shows the model's schema inspector.
 
 Line magic::
 
-    %bqml mount NAME=FOLDER [NAME=FOLDER ...]   map buckets to local folders
+    %bqml mount NAME=FOLDER [NAME=FOLDER ...]   map buckets to local folders (remembered by the
+                                                workspace on this machine); alone: show them
     %bqml workspace [PATH]                      show or set the workspace
     %bqml model DATASET.MODEL                   the schema inspector of a model
 
@@ -123,10 +124,15 @@ class BQMLMagics(Magics):
 
     # -- line commands ----------------------------------------------------------------------
     def _mount(self, rest: str) -> None:
-        if not rest:
-            raise UsageError("%bqml mount NAME=FOLDER [NAME=FOLDER ...]")
+        """Map buckets; with no pairs, show the mapping (a workspace's is remembered across restarts)."""
         for pair in rest.split():
             context.mount(*_bucket_pair(pair))
+        if not rest:
+            buckets = context.engine().buckets.buckets
+            for bucket, folder in sorted(buckets.items()):
+                print(f"gs://{bucket} -> {folder}")
+            if not buckets:
+                print("No bucket is mounted: %bqml mount NAME=FOLDER maps gs://NAME to a local folder")
 
     def _workspace(self, rest: str) -> None:
         if rest:

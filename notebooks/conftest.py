@@ -7,7 +7,13 @@ this Python environment's, whatever ``python3`` kernelspec the machine has.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# The tutorials' remembered bucket mounts go to a folder of this run, not the user's own.
+os.environ.setdefault("BQML_MAGIC_STATE", tempfile.mkdtemp(prefix="bqml_state_"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,13 +19,15 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from bqml_magic import Engine, samples
+from bqml_magic import Engine, errors, samples
 from bqml_magic.config import context
 
 # No test reaches a real object store or a cloud metadata server: an unmapped gs:// or s3:// URI
 # goes to a loopback port where nothing listens (the discard port), credentials are explicit
 # test ones, and the libraries' metadata-server probes are off. Tests of the stores start their
 # own servers on loopback and point storage_options at them (tests/storage).
+# Remembered bucket mounts (storage/mounts.py) go to a folder of this run, not the user's own.
+os.environ["BQML_MAGIC_STATE"] = tempfile.mkdtemp(prefix="bqml_state_")
 os.environ.update(
     {
         "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
@@ -209,6 +212,13 @@ class TestingShell(InteractiveShell):
         return result
 
 
+@pytest.fixture(autouse=True)
+def python_advice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Errors suggest Python calls unless the test is a notebook's (``shell``): loading the
+    extension once would otherwise switch every later test to ``%bqml`` advice."""
+    monkeypatch.setattr(errors, "_notebook_magic", False)
+
+
 @pytest.fixture
 def shell() -> Iterator[TestingShell]:
     config = Config()
@@ -216,6 +226,7 @@ def shell() -> Iterator[TestingShell]:
     ip = TestingShell.instance(config=config)
     if "bqml_magic" not in ip.extension_manager.loaded:
         ip.run_line_magic("load_ext", "bqml_magic")
+    errors.speak_notebook()
     saved = {key: copy.copy(value) for key, value in vars(context).items()}
     context.workspace = None
     context.progress_bar_type = None

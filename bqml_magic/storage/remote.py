@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bqml_magic.errors import LimitError, StorageError
+from bqml_magic.errors import LimitError, StorageError, advice
 from bqml_magic.storage.reader import CHUNK_BYTES
 from bqml_magic.storage.uris import RemoteLocation, protocol_name
 
@@ -41,7 +41,10 @@ _CREDENTIALS = {
     "s3": "the AWS default credential chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
     "~/.aws/credentials, or the instance metadata service)",
 }
-_HOW_TO_SET = "pass them with Engine(storage_options={{'{protocol}': {{...}}}}) or bqml_magic.context.storage_options"
+_HOW_TO_SET = {
+    "python": "pass them with Engine(storage_options={{'{protocol}': {{...}}}})",
+    "notebook": "set bqml_magic.context.storage_options = {{'{protocol}': {{...}}}}, then bqml_magic.context.close()",
+}
 
 
 class RemoteStores:
@@ -164,22 +167,29 @@ class RemoteStores:
 
     # -- failures -----------------------------------------------------------------------------
     def failure(self, uri: str, exc: BaseException, protocol: str, what: str = "Object") -> StorageError:
-        """A store's exception as the user's message: what happened to which URI, and what was tried."""
+        """A store's exception as the user's message: what happened to which URI, what was tried, and
+        for Cloud Storage how to read a local copy instead (an unmounted bucket is read from the store)."""
         if isinstance(exc, StorageError):
             return exc
+        error = self._explain(uri, exc, protocol, what)
+        if protocol == "gs":
+            bucket = uri.partition("://")[2].partition("/")[0]
+            error.message += f". If gs://{bucket} is a folder on this machine, mount it: " + advice(
+                f"engine.mount('{bucket}', '/local/folder')", f"%bqml mount {bucket}=/local/folder"
+            )
+        return error
+
+    def _explain(self, uri: str, exc: BaseException, protocol: str, what: str) -> StorageError:
         status, text = _status(exc), _text(exc)
-        tried = self._credentials(protocol)
+        tried, how = self._credentials(protocol), advice(**_HOW_TO_SET).format(protocol=protocol)
         if _missing(exc):
             return StorageError(f"{what} {uri} does not exist (no such object, or no such bucket)")
         if status == 403 or isinstance(exc, PermissionError) or text.startswith("Forbidden"):
             return StorageError(
-                f"{what} {uri}: access denied (HTTP 403). The credentials used ({tried}) may not read it; "
-                + _HOW_TO_SET.format(protocol=protocol)
+                f"{what} {uri}: access denied (HTTP 403). The credentials used ({tried}) may not read it; " + how
             )
         if status == 401 or _named(exc, "NoCredentialsError", "DefaultCredentialsError", "RefreshError"):
-            return StorageError(
-                f"{what} {uri}: no valid credentials ({text}). Tried {tried}; " + _HOW_TO_SET.format(protocol=protocol)
-            )
+            return StorageError(f"{what} {uri}: no valid credentials ({text}). Tried {tried}; " + how)
         if _named(exc, "EndpointConnectionError", "ClientConnectorError", "ServerDisconnectedError") or isinstance(
             exc, (ConnectionError, TimeoutError, asyncio.TimeoutError)
         ):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bqml_magic.errors import StorageError
+from bqml_magic.errors import StorageError, advice
 
 OBJECT_STORES = ("gs", "s3")
 """Protocols read from the store itself without being asked: BigQuery's object tables live there."""
@@ -31,10 +31,12 @@ NAME_MAX = 255
 PATH_MAX = 4096
 """Bytes in a whole path (Linux)."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-_HOW_TO_ALLOW = (
-    "allow a folder with Engine(local_roots=['/folder']) or bqml_magic.context.local_roots = ['/folder'], "
-    "or mount it as a bucket and write gs://bucket/..."
-)
+_HOW_TO_ALLOW = {
+    "python": "allow a folder with Engine(local_roots=['/folder']), or mount it as a bucket "
+    "(engine.mount('bucket', '/folder')) and write gs://bucket/...",
+    "notebook": "mount it as a bucket (%bqml mount bucket=/folder) and write gs://bucket/..., or allow the folder "
+    "with bqml_magic.context.local_roots = ['/folder'], then bqml_magic.context.close()",
+}
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,12 @@ class BucketMap:
         raise StorageError(
             f"{uri}: {scheme}:// URIs are not read here. Objects and models come from object stores "
             f"({', '.join(f'{p}://' for p in sorted(self.remote))}; another fsspec protocol once you give it "
-            f"options: Engine(storage_options={{'{scheme}': {{...}}}})), from gs:// buckets mapped to local "
-            "folders (Engine(buckets={'bucket': '/folder'})) or from local paths inside allowed roots "
-            "(Engine(local_roots=['/folder']))"
+            f"options), from gs:// buckets mapped to local folders or from local paths inside allowed roots: "
+            + advice(
+                f"Engine(storage_options={{'{scheme}': {{...}}}}, buckets={{'bucket': '/folder'}}, "
+                "local_roots=['/folder'])",
+                "%bqml mount bucket=/folder, or bqml_magic.context.storage_options / .local_roots",
+            )
         )
 
     def _resolve_bucket(self, uri: str, bucket: str, key: str) -> Location:
@@ -163,7 +168,7 @@ class BucketMap:
                 break
         raise StorageError(
             f"{uri} {where} the allowed local roots (allowed: {allowed}); SQL reads local files only from "
-            f"folders you allow: {_HOW_TO_ALLOW}{hint}"
+            f"folders you allow: {advice(**_HOW_TO_ALLOW)}{hint}"
         )
 
 
@@ -180,7 +185,7 @@ def check_confined(location: Location, path: str | None = None) -> str:
         return real
     if location.bucket is not None:
         raise StorageError(f"{location.uri} resolves outside bucket folder {location.roots[0]} (symlink?)")
-    raise StorageError(f"{location.uri} resolves outside the allowed local roots; {_HOW_TO_ALLOW}")
+    raise StorageError(f"{location.uri} resolves outside the allowed local roots; {advice(**_HOW_TO_ALLOW)}")
 
 
 def _inside(path: str, roots: Iterable[str]) -> bool:

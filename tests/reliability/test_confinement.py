@@ -18,7 +18,7 @@ from bqml_magic import Engine
 from bqml_magic.errors import BQMLError, LimitError, StorageError
 from bqml_magic.storage import reader
 
-OUTSIDE = r"is outside the allowed local roots \(allowed: none\).*Engine\(local_roots=.*context\.local_roots"
+OUTSIDE = r"is outside the allowed local roots \(allowed: none\).*Engine\(local_roots=.*engine\.mount\('bucket'"
 NOT_READ = r"URIs are not read here\. Objects and models come from object stores \(gs://, s3://"
 
 
@@ -88,6 +88,15 @@ def test_model_paths_outside_the_policy_are_refused(engine: Engine, model_path, 
 def test_previews_follow_the_same_policy(engine: Engine, uri, message):
     with pytest.raises(StorageError, match=message):
         engine.read_uri(uri)
+
+
+def test_in_a_notebook_the_way_out_is_the_magic(shell):
+    """The same refusal, in the notebook's own terms: a %bqml line, not an Engine argument."""
+    shell.run_cell("%%bqml\nCREATE SCHEMA d")
+    with pytest.raises(
+        StorageError, match=r"outside the allowed local roots.*%bqml mount bucket=/folder.*context\.local_roots"
+    ):
+        shell.run_cell("%%bqml\nCREATE EXTERNAL TABLE d.t OPTIONS(object_metadata = 'SIMPLE', uris = ['/etc/*'])")
 
 
 def test_allowed_local_roots_are_read_and_confined(photos: Path, tmp_path: Path):

@@ -124,9 +124,10 @@ class Context:
         context.progress_bar_type = None
     """
 
-    max_rows: int = 50
-    """Rows a result shows; the cell says how many more there are. The DataFrame stored in
-    ``destination_var`` always holds every row.
+    max_rows: int = 20
+    """Rows a result shows; the cell says how many more there are, above and below the table.
+    Twenty rows of previews fill a few screens and keep a saved notebook small; the DataFrame
+    stored in ``destination_var`` always holds every row.
 
     Example::
 
@@ -134,7 +135,8 @@ class Context:
     """
 
     thumbnail_px: int = 96
-    """Longest side, in pixels, of the image previews in results.
+    """Longest side, in pixels, of the image previews in results, and the width of their columns.
+    Previews are encoded at this size, so a larger one also makes a saved notebook larger.
 
     Example::
 

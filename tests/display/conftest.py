@@ -6,7 +6,9 @@ no engine: they check what a person sees.
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -57,8 +59,16 @@ def reader() -> CountingReader:
             "gs://b/blue.jpg": encoded((0, 0, 255), fmt="JPEG"),
             "gs://b/broken.png": b"not a png",
             "gs://b/notes.txt": b"hello",
+            'gs://b/"><script>alert(1)</script>.png': encoded((0, 255, 0)),
         }
     )
+
+
+@pytest.fixture
+def sample_photos(sample_set) -> CountingReader:
+    """The ten sample photos (real JPEGs and PNGs of a few hundred pixels) as ``gs://my_bucket/photos/<name>``."""
+    folder = sample_set.bucket / "photos"
+    return CountingReader({f"gs://my_bucket/photos/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())})
 
 
 @pytest.fixture
@@ -85,10 +95,21 @@ def image_value(pixels: np.ndarray) -> dict:
 
 
 def decode_data_uri(uri: str) -> Image.Image:
-    import base64
-
-    assert uri.startswith("data:image/png;base64,")
+    assert uri.startswith(("data:image/webp;base64,", "data:image/jpeg;base64,")), uri[:30]
     return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+def data_uris(page: str) -> list[str]:
+    """Every image embedded in a page, inline (``src``) or in a ``<style>`` rule, in order."""
+    return re.findall(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", page)
+
+
+def table_of(page: str) -> tuple[list[str], list[list[str]]]:
+    """A result's headers as text (``preview uri``) and its body cells as HTML, row by row."""
+    head, body = page.split("</thead>")
+    headers = [" ".join(re.sub(r"<[^>]+>", " ", h).split()) for h in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    return headers[1:], rows  # the first header is the index's
 
 
 ReadFn = Callable[[str], bytes]

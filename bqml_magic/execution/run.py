@@ -224,8 +224,9 @@ class Execution:
         runtime = models.runtime(call.model)
         predicted = Prediction.of(runtime, info.name, upstream.schema, columns_read(outer, call.placeholder))
         progress = self.options.progress
-        if progress.bar_type is not None:
-            progress.start(self.count(call.input), f"ML.PREDICT {info.name}")
+        if progress.bar_type is not None:  # checked and set up; the bar opens with the first batch done
+            total, limit = self.count(call.input), self.options.row_limit  # max_results: no more rows are kept
+            progress.start(total if total is None or limit is None else min(total, limit), f"ML.PREDICT {info.name}")
         lanes = self.services.lanes
 
         def start(rows: Rows) -> list[Future[pa.RecordBatch]]:
@@ -234,8 +235,8 @@ class Execution:
         def batches() -> Iterator[pa.RecordBatch]:
             inputs = (rows for rows in upstream.rows if rows.num_rows)
             for rows, (batch,) in pipelined(inputs, start, ahead=self.services.workers, cancel=self.services.cancel):
+                progress.update(rows.num_rows)  # before the yield, where a LIMIT stops DuckDB pulling
                 yield batch
-                progress.update(rows.num_rows)
 
         keep.extend([upstream, self.register(cur, call.placeholder, predicted.schema, batches())])
 

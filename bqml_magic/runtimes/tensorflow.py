@@ -126,7 +126,12 @@ def _read(path: Path) -> tuple[ModelSchema, dict[str, int]]:
         features,
         labels,
         _signature_text(saved_model),
-        {"tensorflow_version": meta_graph.meta_info_def.tensorflow_version, "serialized_bytes": str(serialized)},
+        {
+            "signature": SIGNATURE,
+            "method": signature.method_name,
+            "tensorflow_version": meta_graph.meta_info_def.tensorflow_version,
+            "serialized_bytes": str(serialized),
+        },
     )
     return schema, {name: info.dtype for name, info in signature.inputs.items()}
 

@@ -266,7 +266,11 @@ class Engine:
             if self._services.cancel.is_set() or isinstance(exc, duckdb.InterruptException):
                 raise Cancelled("Query cancelled") from exc  # whatever a cut-off stream or cursor said
             if not isinstance(exc, duckdb.Error):
-                raise
+                # pyarrow reading a stream DuckDB failed raises a plain OSError, our ticket in its text
+                relayed = self._services.relay.receive(exc)
+                if relayed is None:
+                    raise
+                raise relayed from exc
             raise execution.error(exc, statement if isinstance(statement, exp.Expression) else None) from exc
         except RecursionError as exc:
             raise SQLError("The statement is nested too deeply to run (expressions, subqueries or views)") from exc

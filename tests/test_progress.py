@@ -59,7 +59,7 @@ def test_a_notebook_bar_ends_red_where_the_work_stopped(many, shell):
     """The third batch has an image the model cannot take: two batches were done by then."""
     image = "IF(uri LIKE '%copy07%', ML.DECODE_IMAGE(data), ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE))"
     failing = PREDICT.replace("ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE)", image)
-    with capture_output() as cap, pytest.raises(Exception):  # noqa: B017 (the bar's end is the point here)
+    with capture_output() as cap, pytest.raises(ModelError, match="copy07"):
         many.run_script(failing, progress_bar_type="tqdm_notebook")
     final = cap.outputs[-1]
     assert final.update and final.transient["display_id"] == cap.outputs[0].transient["display_id"]

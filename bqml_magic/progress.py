@@ -45,8 +45,19 @@ class _Shown:
     def replace(self, summary: Summary) -> None:
         """The summary line in the widget's place; the widget's models closed in the kernel."""
         self.handle.update(summary)
-        for widget in (self.widget, *self.widget.children):
-            widget.close()
+        _close(self.widget)
+
+
+def _close(widget: Any) -> None:
+    """A widget, its children and their layout and style models: a finished bar leaves no model
+    open in the kernel or the front end (a tqdm bar is 8 of them)."""
+    for child in getattr(widget, "children", ()):
+        _close(child)
+    for part in ("layout", "style"):
+        model = getattr(widget, part, None)
+        if model is not None:
+            model.close()
+    widget.close()
 
 
 class Progress:

@@ -185,6 +185,13 @@ def scorer_over_copies(photos: Path, scorer_model: Path) -> Iterator[Callable[[i
 
 
 @pytest.fixture
+def scorer_batches(scorer_over_copies) -> Engine:
+    """11 photos in batches of 3 rows, four batches, the last one short (listed by uri: copy00 ...
+    copy08, grace_hopper, coffee)."""
+    return scorer_over_copies(9, 3)
+
+
+@pytest.fixture
 def uint8_model(photos: Path) -> Path:
     """``pixels`` uint8 [N,4,4,3] -> ``total`` int64 [N] (sum of all bytes)."""
     from onnx import TensorProto, helper

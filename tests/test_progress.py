@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from IPython.utils.capture import capture_output
 
-from bqml_magic import Engine
 from bqml_magic.errors import Cancelled, ModelError
 from bqml_magic.progress import Progress, Summary
 
@@ -14,12 +13,6 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 IMAGES = """(SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE) AS image, 0.5 AS bias
              FROM my_dataset.object_table WHERE content_type LIKE 'image/%')"""
 PREDICT = f"SELECT uri, score FROM ML.PREDICT(MODEL my_dataset.scorer, {IMAGES})"
-
-
-@pytest.fixture
-def many(scorer_over_copies) -> Engine:
-    """11 photos in batches of 3 rows (listed by uri: copy00 ... copy08, grace_hopper, coffee)."""
-    return scorer_over_copies(9, 3)
 
 
 @pytest.mark.parametrize(
@@ -43,9 +36,9 @@ def test_summary_line(summary, text):
     assert (" style='color:" in bundle["text/html"]) == (summary.error is not None)
 
 
-def test_a_notebook_bar_is_replaced_by_its_finished_line(many, shell):
+def test_a_notebook_bar_is_replaced_by_its_finished_line(scorer_batches, shell):
     with capture_output() as cap:
-        many.run_script(PREDICT, progress_bar_type="tqdm_notebook")
+        scorer_batches.run_script(PREDICT, progress_bar_type="tqdm_notebook")
     shown, *updates = cap.outputs
     display_id = shown.transient["display_id"]
     assert WIDGET_MIME in shown.data and not shown.update
@@ -55,12 +48,12 @@ def test_a_notebook_bar_is_replaced_by_its_finished_line(many, shell):
     assert final.data["text/plain"].startswith("ML.PREDICT my_dataset.scorer: 11 rows in ")
 
 
-def test_a_notebook_bar_ends_red_where_the_work_stopped(many, shell):
+def test_a_notebook_bar_ends_red_where_the_work_stopped(scorer_batches, shell):
     """The third batch has an image the model cannot take: two batches were done by then."""
     image = "IF(uri LIKE '%copy07%', ML.DECODE_IMAGE(data), ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE))"
     failing = PREDICT.replace("ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE)", image)
     with capture_output() as cap, pytest.raises(ModelError, match="copy07"):
-        many.run_script(failing, progress_bar_type="tqdm_notebook")
+        scorer_batches.run_script(failing, progress_bar_type="tqdm_notebook")
     final = cap.outputs[-1]
     assert final.update and final.transient["display_id"] == cap.outputs[0].transient["display_id"]
     assert final.data["text/plain"].startswith("ML.PREDICT my_dataset.scorer: stopped after ")
@@ -68,9 +61,9 @@ def test_a_notebook_bar_ends_red_where_the_work_stopped(many, shell):
     assert "color:" in final.data["text/html"]
 
 
-def test_a_finished_statement_stays_finished_when_a_later_one_fails(many, shell):
+def test_a_finished_statement_stays_finished_when_a_later_one_fails(scorer_batches, shell):
     with capture_output() as cap, pytest.raises(Exception, match="nothing"):
-        many.run_script(f"{PREDICT}; SELECT * FROM my_dataset.nothing", progress_bar_type="tqdm_notebook")
+        scorer_batches.run_script(f"{PREDICT}; SELECT * FROM my_dataset.nothing", progress_bar_type="tqdm_notebook")
     assert cap.outputs[-1].data["text/plain"].startswith("ML.PREDICT my_dataset.scorer: 11 rows in ")
 
 
@@ -81,16 +74,16 @@ def test_a_finished_statement_stays_finished_when_a_later_one_fails(many, shell)
         (PREDICT.replace("8, 8, FALSE", "9, 9, FALSE"), "image"),  # fails on the first batch
     ],
 )
-def test_no_bar_when_the_statement_fails_before_its_first_batch(many, shell, sql, error):
+def test_no_bar_when_the_statement_fails_before_its_first_batch(scorer_batches, shell, sql, error):
     with capture_output() as cap, pytest.raises(ModelError, match=error):
-        many.run_script(sql, progress_bar_type="tqdm_notebook")
+        scorer_batches.run_script(sql, progress_bar_type="tqdm_notebook")
     assert cap.outputs == []
 
 
 @pytest.mark.parametrize(("max_results", "shown"), [(5, "5/5"), (None, "11/11"), (50, "11/11")])
-def test_the_total_follows_max_results(many, capsys, max_results, shown):
+def test_the_total_follows_max_results(scorer_batches, capsys, max_results, shown):
     """Batches of 3: DuckDB takes 6 rows to keep 5, the bar stops at the 5 the result holds."""
-    frame = many.query(PREDICT, progress_bar_type="tqdm", max_results=max_results)
+    frame = scorer_batches.query(PREDICT, progress_bar_type="tqdm", max_results=max_results)
     assert len(frame) == min(11, max_results or 11)
     last = capsys.readouterr().err.split("\r")[-1]
     assert last.startswith("ML.PREDICT my_dataset.scorer: 100%") and f"| {shown} [" in last

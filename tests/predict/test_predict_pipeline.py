@@ -19,12 +19,6 @@ IMAGES = """(SELECT uri, ML.RESIZE_IMAGE(ML.DECODE_IMAGE(data), 8, 8, FALSE) AS 
 PREDICT = f"ML.PREDICT(MODEL my_dataset.scorer, {IMAGES})"
 
 
-@pytest.fixture
-def many(scorer_over_copies) -> Engine:
-    """11 photos, batches of 3 rows: four batches, the last one short."""
-    return scorer_over_copies(9, 3)
-
-
 def _image_columns_built(monkeypatch) -> list[pa.DataType]:
     """Records every image STRUCT column converted to Arrow from computed values."""
     built: list[pa.DataType] = []
@@ -39,33 +33,33 @@ def _image_columns_built(monkeypatch) -> list[pa.DataType]:
     return built
 
 
-def test_predictions_alone_build_no_float64_image(many: Engine, monkeypatch):
+def test_predictions_alone_build_no_float64_image(scorer_batches: Engine, monkeypatch):
     built = _image_columns_built(monkeypatch)
-    scores = many.query(f"SELECT uri, score FROM {PREDICT} ORDER BY uri")
+    scores = scorer_batches.query(f"SELECT uri, score FROM {PREDICT} ORDER BY uri")
     assert len(scores) == 11 and built == []
-    everything = many.query(f"SELECT * FROM {PREDICT} ORDER BY uri")
+    everything = scorer_batches.query(f"SELECT * FROM {PREDICT} ORDER BY uri")
     assert len(built) == 4  # one image column a batch, now that the statement reads it
     assert everything.score.tolist() == scores.score.tolist()
 
 
-def test_scores_from_pixels_equal_scores_from_the_float64_column(many: Engine, scorer_model):
+def test_scores_from_pixels_equal_scores_from_the_float64_column(scorer_batches: Engine, scorer_model):
     """The model's input straight from the pixels is the FLOAT64 column's values, as float32."""
     import onnxruntime as ort
 
-    predicted = many.query(f"SELECT uri, score FROM {PREDICT} ORDER BY uri")
-    images = many.query(f"SELECT uri, image FROM {IMAGES} ORDER BY uri")
+    predicted = scorer_batches.query(f"SELECT uri, score FROM {PREDICT} ORDER BY uri")
+    images = scorer_batches.query(f"SELECT uri, image FROM {IMAGES} ORDER BY uri")
     values = np.stack([np.asarray(image["values"]).reshape(8, 8, 3) for image in images.image]).astype(np.float32)
     session = ort.InferenceSession(str(scorer_model), providers=["CPUExecutionProvider"])
     scores = session.run(["score"], {"image": values, "bias": np.full(len(values), 0.5, np.float32)})[0]
     assert predicted.score.tolist() == scores.astype(np.float64).tolist()
 
 
-def test_the_model_sees_the_input_batches_unchanged_and_rows_keep_their_order(many: Engine, monkeypatch):
+def test_the_model_sees_the_input_batches_unchanged_and_rows_keep_their_order(scorer_batches: Engine, monkeypatch):
     sizes: list[int] = []
     run = OnnxRuntime.run
     monkeypatch.setattr(OnnxRuntime, "run", lambda self, feeds: sizes.append(len(feeds["image"])) or run(self, feeds))
-    inputs = many.query(f"SELECT uri FROM {IMAGES}").uri.tolist()
-    predicted = many.query(f"SELECT uri FROM {PREDICT}").uri.tolist()
+    inputs = scorer_batches.query(f"SELECT uri FROM {IMAGES}").uri.tolist()
+    predicted = scorer_batches.query(f"SELECT uri FROM {PREDICT}").uri.tolist()
     assert predicted == inputs
     assert sorted(sizes) == [2, 3, 3, 3]
 
@@ -79,8 +73,8 @@ def test_the_model_sees_the_input_batches_unchanged_and_rows_keep_their_order(ma
         f"SELECT uri FROM {PREDICT} WHERE ARRAY_LENGTH(image.values) = 192",
     ],
 )
-def test_a_statement_that_reads_the_image_gets_it(many: Engine, sql):
-    assert len(many.query(sql)) == 11
+def test_a_statement_that_reads_the_image_gets_it(scorer_batches: Engine, sql):
+    assert len(scorer_batches.query(sql)) == 11
 
 
 @pytest.mark.parametrize(

@@ -218,6 +218,7 @@ def test_the_passes_run_in_one_documented_order():
         "resolve_tables",
         "rewrite_data_pseudocolumn",
         "fix_unnest_offsets",
+        "fix_array_subscripts",
         "name_anonymous_columns",
         "lift_ml_projections",
         "rewrite_ml_calls",

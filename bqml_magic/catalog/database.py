@@ -3,7 +3,7 @@
 DuckDB lets one process at a time open a database file. A kernel that kept its workspace open
 while idle would lock every other notebook in the folder out, so an engine opens the file for
 a statement and lets it go once it has been idle for ``LINGER_SECONDS``: reopening costs
-~35 ms (measured: connect, settings, catalog check, UDFs), which a loop of queries never pays
+~50 ms (docs/behaviour.md#workspace-sharing), which a loop of queries never pays
 and a person running cells never notices. Which engine goes next is the workspace lock's
 business (``lock.py``). An in-memory database stays open: nothing else can share it.
 """

@@ -28,7 +28,8 @@ LONG_TEXT = 30
 MAX_TEXT = 1_000
 _CUT = "overflow:hidden;text-overflow:ellipsis"
 _HEAD_LEFT = ' style="text-align:left;vertical-align:bottom"'
-_CELL_LEFT = ' style="text-align:left;vertical-align:top"'
+_CELL_LEFT = ' style="text-align:left;vertical-align:top;white-space:nowrap"'
+_CELL = ' style="white-space:nowrap"'  # on each cell: JupyterLab's own CSS lets cells wrap
 
 
 def escape(text: str) -> str:
@@ -104,7 +105,7 @@ def table(columns: Sequence[Column], index: Sequence[str]) -> str:
     head = "".join(f"<th{_HEAD_LEFT if c.preview else ''}>{c.header}</th>" for c in columns)
     rows = []
     for i, label in enumerate(index):
-        cells = "".join(f"<td{_CELL_LEFT if c.preview else ''}>{c.cells[i]}</td>" for c in columns)
+        cells = "".join(f"<td{_CELL_LEFT if c.preview else _CELL}>{c.cells[i]}</td>" for c in columns)
         rows.append(f"<tr><th>{label}</th>{cells}</tr>")
     return (
         f'<table class="bqml-result" style="white-space:nowrap">'

@@ -97,7 +97,7 @@ def test_preview_columns_are_fixed_width_and_left_aligned(reader):
     page = ResultView(pd.DataFrame({"uri": ["gs://b/red.png"]}), reader, thumbnail_px=64)._repr_html_()
     assert '<th style="text-align:left;vertical-align:bottom"><small' in page
     assert 'title="preview of uri" style="width:64px;' in page
-    assert '<td style="text-align:left;vertical-align:top"><img src="data:image/webp;base64,' in page
+    assert '<td style="text-align:left;vertical-align:top;white-space:nowrap"><img src="data:image/webp;base64,' in page
 
 
 def test_a_repeated_image_is_embedded_once(reader):
@@ -189,7 +189,7 @@ def test_unpreviewable_image_values_are_described():
 def test_long_arrays_are_shortened_not_cut():
     frame = pd.DataFrame({"predictions": [np.linspace(0, 1, 1001)], "n": [3]})
     view = ResultView(frame, array_items=2)
-    assert "<td>[0, 0.001, … 1,001 items]</td>" in view._repr_html_()
+    assert '<td style="white-space:nowrap">[0, 0.001, … 1,001 items]</td>' in view._repr_html_()
     assert "[0, 0.001, … 1,001 items]" in repr(view)
 
 

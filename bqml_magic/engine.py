@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,16 +103,12 @@ class Engine:
         cancel = threading.Event()
         workers = os.cpu_count() or 2
         budget = MemoryBudget.of(memory_budget, cancel)
-        if (folder := self.workspace) is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._mounts: RememberedMounts | None = RememberedMounts(folder)
-            self._remount(set(self.buckets.buckets))
-            connect = lambda: _connect(str(folder / CATALOG_FILE), folder, budget)  # noqa: E731
-            database = Database(folder, connect, WorkspaceLock(folder), cancel)
-            models_root = folder / "models"
+        self._mounts = RememberedMounts(self.workspace) if self.workspace is not None else None
+        self._remount(set(self.buckets.buckets))
+        database = _database(self.workspace, budget, cancel)
+        if self.workspace is not None:
+            models_root = self.workspace / "models"
         else:
-            self._mounts = None
-            database = Database(None, lambda: _connect(":memory:", None, budget), None, cancel)
             models_root = Path(tempfile.mkdtemp(prefix="bqml_models_"))
             weakref.finalize(self, shutil.rmtree, models_root, True)
         cache_bytes = parse_bytes(cache_size, "cache size")
@@ -182,7 +178,7 @@ class Engine:
             raise BQMLError(f"max_results must be 0 or more, not {max_results}")
         progress = Progress(progress_bar_type)
         result = ScriptResult()
-        with self._lock, self._services.database.session():
+        with self._session():
             self._services.cancel.clear()
             try:
                 statements = parse_script(sql)
@@ -198,14 +194,14 @@ class Engine:
 
     def describe_model(self, name: str) -> ModelInfo:
         """A model's type, source, size and schema (features and labels)."""
-        with self._lock, self._services.database.session():
+        with self._session():
             return self._services.models.info(name_from_text(name, "Model"))
 
     def table_kind(self, name: str) -> RelationKind | None:
         """What ``dataset.name`` is (an object table, table, view or model), or None."""
         parsed = name_from_text(name)
         catalog = self._services.catalog
-        with self._lock, self._services.database.session():
+        with self._session():
             return catalog.kind(parsed) if catalog.has_dataset(parsed.dataset) else None
 
     def read_uri(self, uri: str) -> bytes:
@@ -216,7 +212,7 @@ class Engine:
         """Check a script without running models or reading images; see ``dryrun.py``."""
         from bqml_magic.dryrun import dry_run
 
-        with self._lock, self._services.database.session():
+        with self._session():
             execution = Execution(self._services, StatementOptions(dict(params or {})))
             try:
                 return dry_run(execution, sql)
@@ -239,10 +235,17 @@ class Engine:
         self._services.lanes.shutdown(wait=False, cancel_futures=True)
 
     # -- internals --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """One public call at a time, on the open catalog (waiting for the workspace if need be)."""
+        with self._lock, self._services.database.session():
+            yield
+
     def _remount(self, given: set[str]) -> None:
         """Mount the buckets this workspace remembers, where the caller gave no folder of its own;
         a remembered folder that is gone is skipped (queries on it then say it is not mapped)."""
-        assert self._mounts is not None
+        if self._mounts is None:
+            return
         for bucket, folder in self._mounts.load().items():
             if bucket not in given:
                 with contextlib.suppress(StorageError):
@@ -284,6 +287,15 @@ class Engine:
 
 
 _NO_EXTENSIONS = ("autoinstall_known_extensions", "autoload_known_extensions")
+
+
+def _database(workspace: Path | None, budget: MemoryBudget, cancel: threading.Event) -> Database:
+    """A workspace's catalog, opened when used and shared in turns; else one in memory, always open."""
+    if workspace is None:
+        return Database(None, lambda: _connect(":memory:", None, budget), None, cancel)
+    workspace.mkdir(parents=True, exist_ok=True)
+    catalog_file = str(workspace / CATALOG_FILE)
+    return Database(workspace, lambda: _connect(catalog_file, workspace, budget), WorkspaceLock(workspace), cancel)
 
 
 def _connect(database: str, workspace: Path | None, budget: MemoryBudget) -> duckdb.DuckDBPyConnection:

@@ -10,7 +10,7 @@ transpiler cannot know is done here (docs/behaviour.md#sql-translation):
 - the object tables' ``data`` pseudocolumn -> ``bqml_read(<table>.uri)``, read only where used;
 - ``UNNEST(a) WITH OFFSET`` -> a zip with ``RANGE(LEN(a))``: sqlglot emits DuckDB's
   ``WITH ORDINALITY``, which counts from 1 where BigQuery counts from 0;
-- ``a[OFFSET(i)]`` with a computed ``i`` -> ``a[i + 1]``: sqlglot shifts only indexes it can type;
+- ``a[OFFSET(i)]`` with a computed ``i`` -> ``a[i + 1]`` (NULL below 0): sqlglot shifts only indexes it can type;
 - unnamed result columns -> ``f0_``, ``f1_``..., BigQuery's names;
 - top-level ``ML.*`` projections -> lifted out of DuckDB into streamed batches (``lift.py``);
 - remaining ``ML.NAME(...)`` -> the DuckDB UDF of that function;
@@ -176,7 +176,7 @@ def fix_unnest_offsets(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression
 
 
 def fix_array_subscripts(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
-    """``a[OFFSET(i)]`` / ``a[SAFE_OFFSET(i)]`` -> DuckDB's 1-based ``a[i + 1]``.
+    """``a[OFFSET(i)]`` / ``a[SAFE_OFFSET(i)]`` -> DuckDB's 1-based ``a[i + 1]``, NULL for ``i < 0``.
 
     sqlglot shifts the index only when it can tell it is an integer (a literal, a typed cast):
     for a column or a parameter it wrote ``a[i]``, one element off (seen with sqlglot 30.31:
@@ -186,7 +186,10 @@ def fix_array_subscripts(tree: exp.Expression, rewrite: Rewrite) -> exp.Expressi
         index = bracket.expressions[0] if len(bracket.expressions) == 1 else None
         if bracket.args.get("offset") != 0 or index is None or index.is_int:
             continue
-        index.replace(exp.paren(exp.Add(this=index.copy(), expression=exp.Literal.number(1))))
+        one_based = exp.Add(this=index.copy(), expression=exp.Literal.number(1))
+        # a negative index is out of range in BigQuery; DuckDB's a[-1] would be the last element
+        in_range = exp.GTE(this=index.copy(), expression=exp.Literal.number(0))
+        index.replace(exp.Case(ifs=[exp.If(this=in_range, true=one_based)]))
         bracket.set("offset", 1)  # already 1-based: the generator adds nothing
     return tree
 

@@ -109,7 +109,8 @@ def test_array_subscripts_count_as_bigquery_does_whatever_the_index(engine: Engi
     """OFFSET from 0, ORDINAL from 1, for a literal, a column and a parameter alike (sqlglot shifted
     only literals: a top-1 label looked up with a column index came out one class off)."""
     df = engine.query(
-        """SELECT i, l[OFFSET(i)] AS by_offset, @labels[OFFSET(i)] AS param_offset, l[SAFE_OFFSET(i + 3)] AS past, l[SAFE_OFFSET(i - 3)] AS before,
+        """SELECT i, l[OFFSET(i)] AS by_offset, @labels[OFFSET(i)] AS param_offset,
+                  l[SAFE_OFFSET(i + 3)] AS past, l[SAFE_OFFSET(i - 3)] AS before,
                   l[ORDINAL(i + 1)] AS by_ordinal, l[OFFSET(1)] AS literal
            FROM (SELECT ['a', 'b', 'c'] AS l), UNNEST([0, 1, 2]) AS i ORDER BY i""",
         params={"labels": ["x", "y", "z"]},

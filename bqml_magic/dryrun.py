@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from bqml_magic.catalog import information_schema
 from bqml_magic.catalog.schema import SCHEMA
 from bqml_magic.errors import BQMLError, ModelError
 from bqml_magic.execution.predict import feature_columns
@@ -20,6 +21,7 @@ from bqml_magic.execution.run import Execution
 from bqml_magic.runtimes import limits
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.kinds import RelationKind, StatementKind, statement_kind
+from bqml_magic.sql.metadata_names import MetadataRef
 from bqml_magic.sql.ml import ml_arguments, ml_function
 from bqml_magic.sql.names import Name, dataset_name, object_name, quoted
 from bqml_magic.sql.options import options_of
@@ -27,6 +29,7 @@ from bqml_magic.sql.parse import Statement, parse_script
 from bqml_magic.sql.passes import first_rows
 from bqml_magic.sql.pipeline import translate
 from bqml_magic.sql.rewrite import PredictCall
+from bqml_magic.sql.udf import FunctionDefinition, Routine
 from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, MAX_INFERENCE_TOTAL_BYTES
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/bmp")
@@ -63,6 +66,7 @@ class _Created:
 
     def __init__(self) -> None:
         self._keys: set[tuple[str, str | None]] = set()
+        self._functions: set[tuple[str, ...]] = set()
 
     def add(self, kind: StatementKind, statement: Statement) -> None:
         if isinstance(statement, CreateExternalTable):
@@ -72,9 +76,19 @@ class _Created:
         elif kind in (StatementKind.CREATE_MODEL, StatementKind.CREATE_TABLE, StatementKind.CREATE_VIEW):
             target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
             self._keys.add(object_name(target).key)
+        elif kind is StatementKind.CREATE_FUNCTION and isinstance(statement, exp.Create):
+            self._functions.add(_function_key(FunctionDefinition.of(statement).name))
 
     def __contains__(self, name: Name) -> bool:
         return (name.dataset.lower(), None) in self._keys or name.key in self._keys
+
+    def has_function(self, name: Name | str) -> bool:
+        in_new_dataset = isinstance(name, Name) and (name.dataset.lower(), None) in self._keys
+        return in_new_dataset or _function_key(name) in self._functions
+
+
+def _function_key(name: Name | str) -> tuple[str, ...]:
+    return name.key if isinstance(name, Name) else (name.lower(),)
 
 
 class _ScriptResolver:
@@ -90,6 +104,20 @@ class _ScriptResolver:
 
     def view_query(self, name: Name) -> exp.Expression | None:
         return None if name in self.created else self.execution.view_query(name)
+
+    def information_schema(self, ref: MetadataRef) -> exp.Expression:
+        if ref.dataset is not None and Name(ref.dataset, "") in self.created:
+            self.report.lines.append(f"   reads {ref.dataset}.INFORMATION_SCHEMA, created earlier in this script")
+            return information_schema.relation(ref)
+        return self.execution.information_schema(ref)
+
+    def function(self, name: Name | str) -> Routine | None:
+        if self.created.has_function(name):
+            self.report.lines.append(f"   calls {name}, created earlier in this script: not checked")
+            self.report.unchecked += 1
+            self.read_created = True
+            return None  # the call is left as written: this translation never runs
+        return self.execution.function(name)
 
     def relation_kind(self, name: Name) -> RelationKind:
         if name in self.created:
@@ -125,8 +153,8 @@ def _query_of(kind: StatementKind, statement: Statement) -> exp.Expression | Non
         return None
     if kind in (StatementKind.QUERY, StatementKind.DML):
         return statement
-    if kind in (StatementKind.CREATE_TABLE, StatementKind.CREATE_VIEW):
-        return statement.expression
+    if kind in (StatementKind.CREATE_TABLE, StatementKind.CREATE_VIEW, StatementKind.CREATE_FUNCTION):
+        return statement.expression  # a function's body: its tables and the functions it calls
     return None
 
 
@@ -134,7 +162,7 @@ def _target(statement: Statement) -> str:
     if isinstance(statement, CreateExternalTable):
         return str(statement.name)
     table = statement.this if isinstance(statement, exp.Create) else None
-    if isinstance(table, exp.Schema):
+    if isinstance(table, (exp.Schema, exp.UserDefinedFunction)):
         table = table.this
     return table.sql("bigquery") if isinstance(table, exp.Table) else ""
 

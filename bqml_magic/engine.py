@@ -26,6 +26,7 @@ from sqlglot import exp
 from bqml_magic.catalog import schema
 from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.database import Database
+from bqml_magic.catalog.functions import TemporaryFunctions
 from bqml_magic.catalog.lock import WorkspaceLock
 from bqml_magic.catalog.models import ModelStore
 from bqml_magic.errors import BQMLError, Cancelled, LimitError, SQLError, StorageError
@@ -178,18 +179,21 @@ class Engine:
             raise BQMLError(f"max_results must be 0 or more, not {max_results}")
         progress = Progress(progress_bar_type)
         result = ScriptResult()
+        functions = TemporaryFunctions()  # CREATE TEMP FUNCTION's, for this script only
         with self._session():
             self._services.cancel.clear()
             try:
                 statements = parse_script(sql)
                 for number, statement in enumerate(statements, 1):
                     limit = max_results if number == len(statements) else None
-                    options = StatementOptions(dict(params or {}), progress, limit)
+                    options = StatementOptions(dict(params or {}), progress, limit, functions=functions)
                     result.statements.append(self._run(statement, options))
                     progress.close()  # this statement's bar ends as finished, whatever a later one does
             except BaseException as exc:
                 progress.close(exc)  # ends red: where the work stopped, and why
                 raise
+            finally:
+                functions.drop_all(self._services.con)
         return result
 
     def describe_model(self, name: str) -> ModelInfo:

@@ -18,13 +18,16 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from bqml_magic.catalog import information_schema
 from bqml_magic.catalog.database import Database
 from bqml_magic.catalog.db import first_row, run, transaction
+from bqml_magic.catalog.functions import PersistentFunctions
 from bqml_magic.catalog.object_tables import ObjectTable, needs_refresh, refresh
 from bqml_magic.catalog.schema import MODELS, OBJECT_TABLES, SCHEMA
 from bqml_magic.errors import AlreadyExistsError, NotFoundError, SQLError
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name, quoted
+from bqml_magic.sql.udf import Routine
 from bqml_magic.storage.objects import ObjectStore
 from bqml_magic.storage.rows import OBJECT_SCHEMA
 
@@ -42,6 +45,7 @@ class Catalog:
     def __init__(self, database: Database, objects: ObjectStore):
         self.database = database
         self.objects = objects
+        self.persistent_functions = PersistentFunctions()
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -77,7 +81,7 @@ class Catalog:
             if if_exists:
                 return []
             self.require_dataset(dataset)
-        contents = self.relations(dataset) + self.models(dataset)
+        contents = self.relations(dataset) + self.models(dataset) + self.functions(dataset)
         if contents and not cascade:
             raise SQLError(f"Dataset {dataset} is not empty ({len(contents)} object(s)); use DROP SCHEMA ... CASCADE")
         in_dataset = "lower(dataset) = lower(?)"
@@ -88,7 +92,9 @@ class Catalog:
                 run(self.con, f"DROP TABLE IF EXISTS {quoted(SCHEMA, cache)}")
             run(self.con, f"DELETE FROM {OBJECT_TABLES} WHERE {in_dataset}", [dataset])
             run(self.con, f"DELETE FROM {MODELS} WHERE {in_dataset}", [dataset])
+            information_schema.forget_dataset(self.con, dataset)
             run(self.con, f"DROP SCHEMA {quoted(dataset)} CASCADE")
+        self.persistent_functions.forget()  # its functions went with it
         return folders
 
     # -- relations ------------------------------------------------------------------------
@@ -195,6 +201,7 @@ class Catalog:
     def drop_relation_in_transaction(self, name: Name, kind: RelationKind) -> None:
         """Drop a table, view or object table; the caller holds the transaction."""
         table = name.sql()
+        information_schema.forget(self.con, name)
         if kind is RelationKind.OBJECT_TABLE:
             definition = self.object_table(name)
             assert definition is not None
@@ -241,6 +248,7 @@ class Catalog:
                     table.cache_table,
                 ],
             )
+            information_schema.remember(self.con, table.name, None)
 
     def ensure_fresh(self, name: Name, force: bool = False) -> None:
         """Re-list an object table when BigQuery's cache rules say its metadata is stale."""
@@ -254,6 +262,20 @@ class Catalog:
             with transaction(self.con):
                 refresh(self.con, table, self.objects)
                 run(self.con, f"UPDATE {OBJECT_TABLES} SET refreshed = now() WHERE {_BY_NAME}", list(name.key))
+
+    # -- user-defined functions (DuckDB macros: catalog/functions.py) ---------------------
+    def functions(self, dataset: str) -> list[str]:
+        return self.persistent_functions.names(self.con, dataset)
+
+    def function(self, name: Name) -> Routine:
+        """The persistent function a call names; "Function not found" with the dataset's others."""
+        routine = self.persistent_functions.find(self.con, name)
+        if routine is None:
+            if not self.has_dataset(name.dataset):
+                raise NotFoundError(f"Function not found: {name} (there is no dataset {name.dataset})")
+            suggestion = _suggest(name.name, self.functions(name.dataset), f"functions in {name.dataset}")
+            raise NotFoundError(f"Function not found: {name}{suggestion}")
+        return routine
 
     # -- models (metadata only; files are the model store's) ------------------------------
     def model_row(self, name: Name) -> dict[str, Any] | None:

@@ -13,6 +13,9 @@ Versions:
 3. Object-table listings record ``md5_hash``, ``updated`` and custom ``metadata`` as the store
    gives them (``storage/rows.py``); older listings, all of local files, get NULL digests
    (computed when read, as before), ``updated`` from the generation, and no metadata.
+4. ``relations`` records what INFORMATION_SCHEMA shows and DuckDB does not keep: when a table,
+   view or object table was created, and a view's query as the user wrote it. Older views get
+   DuckDB's stored query rendered in BigQuery's dialect, and no creation time.
 """
 
 from __future__ import annotations
@@ -22,18 +25,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import sqlglot
 
 from bqml_magic.catalog.db import run, transaction
 from bqml_magic.errors import CatalogError
 from bqml_magic.sql.names import quoted
 
 SCHEMA = "__bqml"
-VERSION = 3
+VERSION = 4
 OBJECT_TABLES = quoted(SCHEMA, "object_tables")
 MODELS = quoted(SCHEMA, "models")
 META = quoted(SCHEMA, "catalog_meta")
+RELATIONS = quoted(SCHEMA, "relations")
 
 _META_TABLE = f"CREATE TABLE {META} (key VARCHAR PRIMARY KEY, value VARCHAR)"
+_RELATIONS_TABLE = f"CREATE TABLE {RELATIONS} (dataset VARCHAR, name VARCHAR, created TIMESTAMPTZ, definition VARCHAR)"
 _LATEST = [
     f"CREATE SCHEMA IF NOT EXISTS {quoted(SCHEMA)}",
     f"""CREATE TABLE {OBJECT_TABLES} (
@@ -45,6 +51,7 @@ _LATEST = [
         size_bytes BIGINT, schema_json VARCHAR, options_json VARCHAR, created TIMESTAMPTZ,
         PRIMARY KEY (dataset, name))""",
     _META_TABLE,
+    _RELATIONS_TABLE,
 ]
 
 
@@ -67,7 +74,31 @@ def _v2_to_v3(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
         run(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS metadata STRUCT(name VARCHAR, value VARCHAR)[]")
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
+    run(con, _RELATIONS_TABLE)
+    objects = {(d.lower(), n.lower()) for d, n in run(con, f"SELECT dataset, name FROM {OBJECT_TABLES}")}
+    views = run(
+        con,
+        "SELECT schema_name, view_name, sql FROM duckdb_views() "
+        "WHERE NOT internal AND database_name = current_database() AND schema_name <> ?",
+        [SCHEMA],
+    )
+    for dataset, name, sql in views:
+        if (dataset.lower(), name.lower()) not in objects:
+            run(con, f"INSERT INTO {RELATIONS} VALUES (?, ?, NULL, ?)", [dataset, name, _rendered_view(sql)])
+
+
+def _rendered_view(create_view: str) -> str | None:
+    """A view's query as DuckDB stored it, in BigQuery's dialect: the nearest to the text, which was not kept."""
+    try:
+        create = sqlglot.parse_one(create_view, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
+    query = create.expression if isinstance(create, sqlglot.exp.Create) else None
+    return query.sql("bigquery") if query is not None else None
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 """version -> the step that brings a catalog of that version to the next one."""
 
 

@@ -21,6 +21,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from bqml_magic.catalog import information_schema
+from bqml_magic.catalog.functions import TemporaryFunctions
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.execution import lifted
 from bqml_magic.execution.fanout import pipelined
@@ -31,10 +33,12 @@ from bqml_magic.progress import Progress
 from bqml_magic.sql import pipeline
 from bqml_magic.sql.duckdb_errors import from_duckdb
 from bqml_magic.sql.kinds import RelationKind
+from bqml_magic.sql.metadata_names import MetadataRef
 from bqml_magic.sql.names import Name, at
 from bqml_magic.sql.passes import as_subquery
 from bqml_magic.sql.reads import columns_read
 from bqml_magic.sql.rewrite import PredictCall
+from bqml_magic.sql.udf import Routine
 
 OBJECT_BATCH_ROWS = 8
 """Rows per chunk where DuckDB itself calls ML.* functions on an object table's rows."""
@@ -49,6 +53,8 @@ class StatementOptions:
     progress: Progress = field(default_factory=lambda: Progress(None))
     row_limit: int | None = None
     """Rows the statement's result keeps (``max_results``), as a LIMIT where DuckDB stops."""
+    functions: TemporaryFunctions = field(default_factory=TemporaryFunctions)
+    """The script's temporary functions (one object for all its statements; the engine drops them)."""
 
 
 @dataclass
@@ -93,6 +99,16 @@ class Execution:
 
     def object_rows(self, name: Name, source: str) -> tuple[exp.Expr, str]:
         return self.services.catalog.object_rows(name, source)
+
+    def information_schema(self, ref: MetadataRef) -> exp.Expression:
+        if ref.dataset is not None:
+            self.services.catalog.require_dataset(ref.dataset)
+        return information_schema.relation(ref)
+
+    def function(self, name: Name | str) -> Routine | None:
+        if isinstance(name, str):
+            return self.options.functions.get(name)
+        return self.services.catalog.function(name)
 
     def translate(
         self, statement: exp.Expression, *, lift: bool = False, local_names: Iterable[str] = (), stored: bool = False

@@ -20,16 +20,20 @@ import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
+from bqml_magic.catalog import information_schema
 from bqml_magic.catalog.db import transaction
 from bqml_magic.catalog.object_tables import ObjectTable
 from bqml_magic.errors import AlreadyExistsError, SQLError
+from bqml_magic.execution import functions
 from bqml_magic.execution.run import Execution
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.kinds import QUERY_TYPES, RelationKind, StatementKind
+from bqml_magic.sql.metadata_names import view_definition
 from bqml_magic.sql.names import Name, at, dataset_name, name_from_text, object_name
 from bqml_magic.sql.options import options_of
 from bqml_magic.sql.passes import first_rows
 from bqml_magic.sql.pipeline import to_duckdb
+from bqml_magic.sql.udf import refuse_temporary_calls
 
 _stages = itertools.count()
 
@@ -129,7 +133,8 @@ def create_table(run: Execution, statement: exp.Create) -> StatementResult:
         body = run.translate(query, stored=True)
         if body.predictions:
             raise SQLError("ML.PREDICT inside a view is not supported here; use CREATE TABLE ... AS", **at(query))
-        _replace(run, name, old_kind, f"{to_duckdb(header)} AS {body.sql}", statement)
+        refuse_temporary_calls(body.tree, f"View {name}")
+        _replace(run, name, old_kind, f"{to_duckdb(header)} AS {body.sql}", statement, view_definition(statement))
         return StatementResult(kind, str(name))
     with _staged(run, query) as stage:  # the query's parameters were bound by its stream
         suffix = f" AS SELECT * FROM {stage}" if stage else ""
@@ -149,12 +154,29 @@ def _ddl_header(statement: exp.Create, name: Name) -> exp.Create:
     return ddl
 
 
-def _replace(run: Execution, name: Name, old_kind: RelationKind | None, ddl: str, tree: exp.Expression) -> None:
-    """Run ``ddl`` (made from ``tree``), dropping what it replaces in the same transaction."""
+def _replace(
+    run: Execution,
+    name: Name,
+    old_kind: RelationKind | None,
+    ddl: str,
+    tree: exp.Expression,
+    definition: str | None = None,
+) -> None:
+    """Run ``ddl`` (made from ``tree``), dropping what it replaces in the same transaction, and record
+    the creation (with a view's ``definition`` as written) for INFORMATION_SCHEMA."""
     with transaction(run.services.con):
         if old_kind is not None:
             run.services.catalog.drop_relation_in_transaction(name, old_kind)
         run.execute(ddl, tree)
+        information_schema.remember(run.services.con, name, definition)
+
+
+def create_function(run: Execution, statement: exp.Create) -> StatementResult:
+    return StatementResult(StatementKind.CREATE_FUNCTION, functions.create(run, statement))
+
+
+def drop_function(run: Execution, statement: exp.Drop) -> StatementResult:
+    return StatementResult(StatementKind.DROP_FUNCTION, functions.drop(run, statement))
 
 
 def dml(run: Execution, statement: exp.Expression) -> StatementResult:
@@ -218,6 +240,8 @@ HANDLERS: dict[StatementKind, Handler] = {
     StatementKind.CREATE_VIEW: create_table,
     StatementKind.DROP_TABLE: drop_table,
     StatementKind.DROP_VIEW: drop_table,
+    StatementKind.CREATE_FUNCTION: create_function,
+    StatementKind.DROP_FUNCTION: drop_function,
     StatementKind.DML: dml,
     StatementKind.CALL: call,
 }

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from bqml_magic.catalog import information_schema
 from bqml_magic.errors import LimitError
 from bqml_magic.execution.fanout import fan_out
 from bqml_magic.execution.services import Services
@@ -35,8 +36,8 @@ streamed object tables give it a few rows a call, so only a chunk DuckDB itself 
 
 
 def register(services: Services, con: duckdb.DuckDBPyConnection) -> None:
-    """Make ``bqml_read``, ``bqml_md5`` and every ``bqml_<ml function>`` callable on a new connection
-    of the engine's database."""
+    """Make ``bqml_read``, ``bqml_md5``, every ``bqml_<ml function>`` and the INFORMATION_SCHEMA views
+    callable on a new connection of the engine's database."""
     objects = services.objects
 
     def read_column(refs: pa.Array) -> pa.Array:
@@ -51,6 +52,8 @@ def register(services: Services, con: duckdb.DuckDBPyConnection) -> None:
 
     _create(services, con, READ_UDF, read_column, [OBJECT_REF_TYPE], "BLOB")
     _create(services, con, MD5_UDF, md5_column, ["VARCHAR", "BIGINT"], "VARCHAR")
+    _create(services, con, information_schema.TYPE_UDF, information_schema.bigquery_types, ["VARCHAR"], "VARCHAR")
+    information_schema.install(con)
     for function in REGISTRY.values():
         _register_ml(services, con, function)
 

@@ -31,6 +31,7 @@ _TYPES = {
     "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
     "TIMESTAMPTZ": "TIMESTAMP",
     "NULL": "INT64",
+    '"NULL"': "INT64",  # how DuckDB lists a view's column of untyped NULLs
     "ANY": "ANY TYPE",
 }
 _KINDS = {

@@ -168,6 +168,16 @@ def _no_signature(match: re.Match[str], error: _Error) -> BQMLError:
     return SQLError(f"No matching signature for {what} {listed}{supported}", **error.at(node))
 
 
+def _no_function_signature(match: re.Match[str], error: _Error) -> BQMLError:
+    """A user function's macro refused its arguments: its typed parameters coerce as BigQuery does."""
+    node = _call_named(match["name"], error.statement)
+    meta = node.meta if node is not None else {}
+    supported = f". Supported signature: {meta['signature']}" if "signature" in meta else ""
+    name = meta.get("bigquery_name", match["name"])
+    message = f"No matching signature for function {name} for the argument types given{supported}"
+    return SQLError(message, **error.at(node))
+
+
 def _bad_value(match: re.Match[str], error: _Error) -> BQMLError:
     """A string that does not convert: BigQuery's "Bad int64 value: a", placed at its CAST or literal."""
     value, target = match["value"], match["type"].upper()
@@ -262,6 +272,7 @@ RULES: list[tuple[re.Pattern[str], Build]] = [
         re.compile(r'Could not choose a best candidate function for the function call "(?P<name>.+?)\((?P<args>.*)\)"'),
         _no_signature,
     ),
+    (re.compile(r'Macro "?(?P<name>[^"(]+)"?\(\) does not support the supplied arguments'), _no_function_signature),
     (
         re.compile(
             r"Could not convert string (?P<q>['\"])(?P<value>.*?)(?P=q) to (?P<type>[A-Z0-9_]+(?:\([\d, ]+\))?)"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from sqlglot import exp
 
 from bqml_magic.errors import SQLError
 from bqml_magic.sql.external_table import CreateExternalTable
+from bqml_magic.sql.udf import SUPPORTED as FUNCTION_FORM
+from bqml_magic.sql.udf import FunctionDefinition
 
 QUERY_TYPES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
@@ -25,6 +28,8 @@ class StatementKind(Enum):
     CREATE_VIEW = "CREATE VIEW"
     DROP_TABLE = "DROP TABLE"
     DROP_VIEW = "DROP VIEW"
+    CREATE_FUNCTION = "CREATE FUNCTION"
+    DROP_FUNCTION = "DROP FUNCTION"
     DML = "DML"
     CALL = "CALL"
 
@@ -47,10 +52,14 @@ def statement_kind(statement: exp.Expression | CreateExternalTable) -> Statement
         kind = (statement.args.get("kind") or "").upper()
         verb = "CREATE" if isinstance(statement, exp.Create) else "DROP"
         kind = "SCHEMA" if kind == "DATABASE" else kind
-        if kind in ("SCHEMA", "MODEL", "TABLE", "VIEW"):
+        if kind in ("SCHEMA", "MODEL", "TABLE", "VIEW", "FUNCTION"):
+            if kind == "FUNCTION" and isinstance(statement, exp.Create):
+                FunctionDefinition.of(statement)  # a form this engine cannot run fails with the script
             return StatementKind[f"{verb}_{kind}"]
     if isinstance(statement, (exp.Insert, exp.Delete, exp.Update, exp.Merge)):
         return StatementKind.DML
+    if isinstance(statement, exp.Command) and _unread_function(statement):
+        raise SQLError(f"Syntax error: this CREATE FUNCTION could not be read; {FUNCTION_FORM}")
     if isinstance(statement, exp.Command) and statement.name.upper() == "CALL":
         if not statement.text("expression").strip():
             raise SQLError("Syntax error: Unexpected end of statement: CALL needs a procedure")
@@ -59,10 +68,16 @@ def statement_kind(statement: exp.Expression | CreateExternalTable) -> Statement
 
 
 SUPPORTED = (
-    "this engine runs queries, CREATE and DROP of SCHEMA, TABLE, VIEW, MODEL and EXTERNAL TABLE, "
+    "this engine runs queries, CREATE and DROP of SCHEMA, TABLE, VIEW, MODEL, EXTERNAL TABLE and (SQL) FUNCTION, "
     "INSERT, UPDATE, DELETE, MERGE and CALL BQ.REFRESH_EXTERNAL_METADATA_CACHE"
 )
+_FUNCTION = re.compile(r"\s*(?:OR\s+REPLACE\s+)?(?:TEMP\s+|TEMPORARY\s+)?FUNCTION\b", re.IGNORECASE)
 _WORDS = {"transaction": "BEGIN TRANSACTION", "altertable": "ALTER TABLE", "endstatement": "END"}
+
+
+def _unread_function(statement: exp.Command) -> bool:
+    """A CREATE FUNCTION sqlglot gave up on: it falls back to a generic Command."""
+    return statement.name.upper() == "CREATE" and bool(_FUNCTION.match(statement.text("expression")))
 
 
 def _what(statement: exp.Expression) -> str:

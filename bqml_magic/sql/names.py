@@ -48,6 +48,9 @@ class Name:
         return quoted(self.dataset, self.name)
 
 
+_PLACE = ("line", "col", "start", "end")
+
+
 def position(node: exp.Expr) -> tuple[int | None, int | None]:
     """Line and (1-based, first character) column where a node's text starts: its first placed token
     in the text (``a.b.c`` is a Column whose tree lists ``c`` first; a function call, literal or CAST
@@ -59,7 +62,8 @@ def position(node: exp.Expr) -> tuple[int | None, int | None]:
     placed = [
         n
         for n in node.walk()
-        if "line" in n.meta and "start" in n.meta and n.meta["col"] - (n.meta["end"] - n.meta["start"]) >= 1
+        if all(n.meta.get(key) is not None for key in _PLACE)  # sqlglot's split of a backticked a.b.c has None
+        and n.meta["col"] - (n.meta["end"] - n.meta["start"]) >= 1
     ]
     if not placed:
         return None, None

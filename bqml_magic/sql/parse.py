@@ -16,9 +16,10 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 
 from bqml_magic.errors import SQLError
-from bqml_magic.sql import callables, syntax
+from bqml_magic.sql import callables, syntax, udf
 from bqml_magic.sql.external_table import CreateExternalTable, external_table_statement
 from bqml_magic.sql.kinds import statement_kind
+from bqml_magic.sql.metadata_names import SOURCE, refuse_writes
 from bqml_magic.sql.script import Script, scan
 
 DIALECT = "bigquery"
@@ -65,7 +66,9 @@ def _parse(script: Script, chunk: range) -> list[exp.Expr | None]:
     parser = Dialect.get_or_raise(DIALECT).parser(error_level=ErrorLevel.IMMEDIATE)
     start = script.tokens[chunk.start].start
     try:
-        trees = parser.parse(script.tokens[chunk.start : chunk.stop], script.sql)
+        trees = parser.parse(udf.parseable_tokens(script, chunk), script.sql)
+    except SQLError as exc:  # a CREATE FUNCTION form sqlglot would misread
+        raise _Failed((script.offset(exc.line, exc.column) or start, exc)) from exc
     except ParseError as exc:
         at_end = not getattr(parser, "_curr", True)  # it ran out of tokens (a falsy sentinel): "but got end of script"
         raise _Failed(syntax.parse_failure(exc, script, chunk, at_end)) from exc
@@ -89,6 +92,9 @@ def _checked(statement: exp.Expr, script: Script, chunk: range) -> Statement:
             syntax.check_tree(result, script)
             callables.check(result, script)
         statement_kind(result)
+        refuse_writes(result)
+        if isinstance(result, exp.Create):  # a view's definition is its text as written
+            result.meta[SOURCE] = script.sql[start : script.tokens[chunk.stop - 1].end + 1]
     except SQLError as exc:
         if "<class" in exc.message or "Required keyword" in exc.message:  # sqlglot's words, from external_table
             raise syntax.reworded(exc, script) from exc

@@ -7,6 +7,8 @@ transpiler cannot know is done here (docs/behaviour.md#sql-translation):
 - ``ML.PREDICT(MODEL m, input)`` -> a placeholder table, the input kept as a query of its own;
 - names: ``project.dataset.t`` -> the DuckDB schema ``dataset``, checked against the catalog;
   a view, in a statement that runs now, -> its query (so its object tables are fresh);
+  ``dataset.INFORMATION_SCHEMA.TABLES`` (and the other views) -> the catalog's view of itself;
+- user-defined functions: ``d.f(x)`` / a temporary ``f(x)`` -> their DuckDB macros (``udf.py``);
 - the object tables' ``data`` pseudocolumn -> ``bqml_read(<table>.uri)``, read only where used;
 - ``UNNEST(a) WITH OFFSET`` -> a zip with ``RANGE(LEN(a))``: sqlglot emits DuckDB's
   ``WITH ORDINALITY``, which counts from 1 where BigQuery counts from 0;
@@ -25,8 +27,10 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
 from bqml_magic.errors import BQMLError, SQLError
+from bqml_magic.sql import udf
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.lift import plan_lift
+from bqml_magic.sql.metadata_names import MetadataRef, metadata_ref
 from bqml_magic.sql.ml import FILE_SUFFIX, UDF_PREFIX, file_read, is_file_read, ml_arguments, ml_function
 from bqml_magic.sql.names import Name, at, object_name
 from bqml_magic.sql.rewrite import PredictCall, Rewrite
@@ -97,27 +101,46 @@ def resolve_tables(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
             continue
         if not table.args.get("db") and table.name.lower() in local:
             continue
-        name = object_name(table)
-        try:
-            kind = rewrite.resolver.relation_kind(name)
-        except BQMLError as exc:
-            raise exc.add_context(**at(table)) from None
-        if kind is RelationKind.OBJECT_TABLE:
-            rewrite.object_tables[(table.alias or name.name).lower()] = name
-        body = rewrite.resolver.view_query(name) if kind is RelationKind.VIEW and rewrite.executing else None
-        resolved: exp.Expression
-        if body is not None:
-            resolved = exp.Subquery(this=_expanded(body, name, table, rewrite))
-            resolved.set("alias", exp.TableAlias(this=exp.to_identifier(table.alias or name.name)))
-        else:
-            resolved = name.to_table()
-            if table.args.get("alias") is not None:
-                resolved.set("alias", table.args["alias"])
+        ref = metadata_ref(table)
+        resolved = _catalog_relation(table, rewrite) if ref is None else _information_schema(ref, table, rewrite)
         for key in ("joins", "laterals", "pivots", "hints", "sample", "version"):
             if table.args.get(key) is not None:
                 resolved.set(key, table.args[key])
         table.replace(resolved)
     return tree
+
+
+def _catalog_relation(table: exp.Table, rewrite: Rewrite) -> exp.Expression:
+    """A table, view or object table of the catalog: its DuckDB name, or a view's query read through."""
+    name = object_name(table)
+    try:
+        kind = rewrite.resolver.relation_kind(name)
+    except BQMLError as exc:
+        raise exc.add_context(**at(table)) from None
+    if kind is RelationKind.OBJECT_TABLE:
+        rewrite.object_tables[(table.alias or name.name).lower()] = name
+    body = rewrite.resolver.view_query(name) if kind is RelationKind.VIEW and rewrite.executing else None
+    if body is not None:
+        expanded = exp.Subquery(this=_expanded(body, name, table, rewrite))
+        expanded.set("alias", exp.TableAlias(this=exp.to_identifier(table.alias or name.name)))
+        return expanded
+    resolved = name.to_table()
+    if table.args.get("alias") is not None:
+        resolved.set("alias", table.args["alias"])
+    return resolved
+
+
+def _information_schema(ref: MetadataRef, table: exp.Table, rewrite: Rewrite) -> exp.Expression:
+    """An INFORMATION_SCHEMA view, read under the name the statement gives it: its alias, else the
+    view's name (``TABLES.table_name``), as BigQuery names it. sqlglot aliases a backticked
+    ```d.INFORMATION_SCHEMA.TABLES``` by the whole path, which no column could be qualified with."""
+    try:
+        resolved = rewrite.resolver.information_schema(ref)
+    except BQMLError as exc:
+        raise exc.add_context(**at(table)) from None
+    alias = table.alias if table.alias and "." not in table.alias else ref.view.value
+    resolved.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return resolved
 
 
 def _expanded(body: exp.Expression, name: Name, table: exp.Table, rewrite: Rewrite) -> exp.Expression:
@@ -130,6 +153,23 @@ def _expanded(body: exp.Expression, name: Name, table: exp.Table, rewrite: Rewri
         return resolve_tables(body, rewrite)
     finally:
         rewrite.view_depth -= 1
+
+
+def resolve_functions(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """User-defined function calls -> their DuckDB macros: ``[project.]d.f(x)`` through the catalog
+    (an unknown one is "Function not found" here), ``f(x)`` when the script created a temporary ``f``."""
+    for node in list(tree.find_all(exp.Dot, exp.Anonymous)):
+        found = udf.function_call(node)
+        if found is None:
+            continue
+        path, call = found
+        try:
+            routine = rewrite.resolver.function(udf.called_name(path, node))
+        except BQMLError as exc:
+            raise exc.add_context(**at(node)) from None
+        if routine is not None:
+            node.replace(routine.call(node, list(call.expressions)))
+    return tree
 
 
 def rewrite_data_pseudocolumn(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:

@@ -26,6 +26,7 @@ Pass = Callable[[exp.Expression, Rewrite], exp.Expression]
 RULES: tuple[Pass, ...] = (
     passes.isolate_predictions,
     passes.resolve_tables,
+    passes.resolve_functions,
     passes.rewrite_data_pseudocolumn,
     passes.fix_unnest_offsets,
     passes.fix_array_subscripts,

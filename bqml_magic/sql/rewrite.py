@@ -9,7 +9,9 @@ from sqlglot import exp
 
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.lift import LiftPlan
+from bqml_magic.sql.metadata_names import MetadataRef
 from bqml_magic.sql.names import Name, Position
+from bqml_magic.sql.udf import Routine
 
 
 class Resolver(Protocol):
@@ -24,6 +26,15 @@ class Resolver(Protocol):
 
     def view_query(self, name: Name) -> exp.Expression | None:
         """A view's stored (translated) query, to read in place of its name; None to read the name."""
+        ...
+
+    def information_schema(self, ref: MetadataRef) -> exp.Expression:
+        """An INFORMATION_SCHEMA view as the table DuckDB reads; NotFoundError for a dataset there is not."""
+        ...
+
+    def function(self, name: Name | str) -> Routine | None:
+        """A user-defined function: ``dataset.f`` from the catalog (NotFoundError if none); a bare ``f``
+        among the script's temporary functions, None when it is none of them (a built-in, DuckDB's)."""
         ...
 
 

@@ -131,6 +131,8 @@ RETOLD = [
     ("SELECT bqml_decode_image(uri) FROM t", "SELECT bqml_decode_image(uri) FROM t", SQLError,
      "No matching signature for function ML.DECODE_IMAGE for argument types: STRING. "
      "Supported signature: ML.DECODE_IMAGE(BYTES) [at 1:8]"),
+    ("CREATE OR REPLACE MACRO f(x BIGINT) AS x; SELECT f(2.5)", "SELECT f(2.5)", SQLError,
+     "No matching signature for function f for the argument types given [at 1:8]"),
     ("SELECT uri + 1 FROM t", "SELECT uri + 1 FROM t", SQLError,
      "No matching signature for operator + for argument types: STRING, INT64 [at 1:8]"),
     ("SELECT uri LIKE 1 FROM t", "SELECT uri LIKE 1 FROM t", SQLError,

@@ -159,12 +159,20 @@ class Engine:
         *,
         progress_bar_type: str | None = None,
         max_results: int | None = None,
+        maximum_bytes_billed: int | None = None,
     ) -> pd.DataFrame:
         """Run a script; the last statement's rows (an empty frame for DDL).
 
         ``max_results``: keep the first N rows of the last query, and stop computing there.
+        ``maximum_bytes_billed``: see ``run_script``.
         """
-        return self.run_script(sql, params, progress_bar_type=progress_bar_type, max_results=max_results).frame
+        return self.run_script(
+            sql,
+            params,
+            progress_bar_type=progress_bar_type,
+            max_results=max_results,
+            maximum_bytes_billed=maximum_bytes_billed,
+        ).frame
 
     def run_script(
         self,
@@ -173,10 +181,18 @@ class Engine:
         *,
         progress_bar_type: str | None = None,
         max_results: int | None = None,
+        maximum_bytes_billed: int | None = None,
     ) -> ScriptResult:
-        """Run every statement in order; stops at the first error, which is raised."""
+        """Run every statement in order; stops at the first error, which is raised.
+
+        ``maximum_bytes_billed``: refuse the script, before running any of it, when the objects of
+        the object tables it reads add up to more bytes, as BigQuery refuses a query whose bytes
+        billed would exceed it (docs/behaviour.md#bigquery-compatibility).
+        """
         if max_results is not None and max_results < 0:
             raise BQMLError(f"max_results must be 0 or more, not {max_results}")
+        if maximum_bytes_billed is not None:
+            self._refuse_over_bytes_billed(sql, params, maximum_bytes_billed)
         progress = Progress(progress_bar_type)
         result = ScriptResult()
         functions = TemporaryFunctions()  # CREATE TEMP FUNCTION's, for this script only
@@ -239,6 +255,12 @@ class Engine:
         self._services.lanes.shutdown(wait=False, cancel_futures=True)
 
     # -- internals --------------------------------------------------------------------------
+    def _refuse_over_bytes_billed(self, sql: str, params: dict[str, Any] | None, limit: int) -> None:
+        """The dry run's count of object bytes stands for bytes billed: nothing else is read from storage."""
+        billed = sum(files["bytes"] for files in self.dry_run(sql, params).files.values())
+        if billed > limit:
+            raise LimitError(f"Query exceeded limit for bytes billed: {limit}. {billed} or higher required.")
+
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
         """One public call at a time, on the open catalog (waiting for the workspace if need be)."""

@@ -263,3 +263,38 @@ def test_create_model_shows_the_schema_inspector(shell, tmp_path):
     assert "[-1, 1001]" in shown.data["text/plain"]
     shell.run_cell("inspector = %bqml model m.classifier")
     assert repr(shell.user_ns["inspector"]) == shown.data["text/plain"]
+
+
+# Every flag of bigquery-magics' %%bigquery (the @magic_arguments of bigquery_magics/bigquery.py, commit 0f606d9),
+# with a value where it takes one: %%bqml lists and accepts them all (docs/behaviour.md#bigquery-compatibility).
+BIGQUERY_MAGICS_FLAGS = [
+    "--destination_table d.t",
+    "--project p",
+    "--max_results 3",
+    "--maximum_bytes_billed 100",
+    "--dry_run",
+    "--use_legacy_sql",
+    "--bigquery_api_endpoint https://x",
+    "--bqstorage_api_endpoint https://x",
+    "--no_query_cache",
+    "--use_bqstorage_api",
+    "--use_rest_api",
+    "--verbose",
+    "--use_geodataframe geom",
+    "--progress_bar_type tqdm",
+    "--location US",
+    "--engine pandas",
+    "--graph",
+    "--pyformat",
+]
+
+
+@pytest.mark.parametrize("given", BIGQUERY_MAGICS_FLAGS)
+def test_every_bigquery_magics_flag_is_documented_and_parsed(shell, given):
+    import bqml_magic.magic
+
+    flag = given.split()[0]
+    assert flag in bqml_magic.magic.__doc__  # the module docstring lists every flag, as bigquery-magics' does
+    assert flag in shell.find_cell_magic("bqml").__doc__  # %%bqml? too
+    options = bqml_magic.magic.BQMLMagics.bqml.parser.parse_argstring(f"out {given}")
+    assert options.destination_var == "out" and getattr(options, flag.lstrip("-")) not in (None, False)

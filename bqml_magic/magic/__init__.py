@@ -1,9 +1,14 @@
 """The ``%%bqml`` cell magic and the ``%bqml`` line magic.
 
-Cell magic, with the options of ``%%bigquery``::
+Cell magic, with every option of ``%%bigquery`` (bigquery-magics)::
 
     %%bqml [destination_var] [options]
     SELECT ... / CREATE MODEL ... / a script of several statements separated by ;
+
+The cell may also be ``$name``, a str variable holding the SQL, or only a table id
+(``my_dataset.table``, ``project.dataset.table``, backticked), which lists the table's rows;
+see ``cell.py``. ``%load_ext bqml_magic.bigquery`` also registers this magic as
+``%%bigquery``, so a notebook written for BigQuery runs unedited (``bigquery.py``).
 
 ``destination_var``
     Keep the result (the last statement's rows) in this variable as a plain pandas DataFrame;
@@ -26,10 +31,24 @@ Cell magic, with the options of ``%%bigquery``::
 ``--destination_table DATASET.TABLE``
     Also save the query's rows in this table, replacing it (the dataset is created when
     missing). The cell must be a single query, as in BigQuery.
+``--maximum_bytes_billed BYTES``
+    Refuse, before running anything, a script whose object tables' objects add up to more
+    bytes, with BigQuery's error; ``None`` or ``0``: no limit.
+``--pyformat``
+    Fill ``{name}`` in the SQL with the notebook's str or number ``name``, unescaped (``{{`` and
+    ``}}`` are braces); for what a query parameter cannot be, such as a table name.
 ``--workspace PATH``
     Use this workspace from now on (sets ``context.workspace``).
 ``--bucket NAME=FOLDER``
     Map ``gs://NAME`` to a local folder from now on (``context.mount``); repeatable.
+
+``%%bigquery``'s flags for the cloud are accepted (``options.py`` says why each does what):
+
+- ``--project PROJECT``, ``--location LOCATION``, ``--bigquery_api_endpoint URL``,
+  ``--bqstorage_api_endpoint URL``, ``--use_rest_api``, ``--use_bqstorage_api``,
+  ``--no_query_cache``, ``--graph``: no effect here; the cell runs, with one line saying so.
+- ``--engine {pandas,bigframes}``: ``pandas``, the default, is what runs here; ``bigframes`` is refused.
+- ``--use_legacy_sql``, ``--use_geodataframe COLUMN``: refused, with the reason; the cell runs nothing.
 
 After a ``CREATE MODEL`` the cell shows the model's schema inspector.
 
@@ -67,6 +86,8 @@ from IPython.utils.text import DollarFormatter
 
 from bqml_magic.config import context
 from bqml_magic.errors import BQMLError
+from bqml_magic.magic.cell import cell_sql
+from bqml_magic.magic.options import bytes_limit, cloud_flags, note_or_refuse
 
 _PARAMS = re.compile(r"(?:^|\s)--params(?:\s+|=)(?P<value>\S.*)$")
 _BAR_TYPES = ("tqdm", "tqdm_notebook", "tqdm_gui", "none")
@@ -92,6 +113,9 @@ class BQMLMagics(Magics):
         metavar="PARAMS",
         help="values for @name parameters: JSON, a dict literal or $var; must be the last option",
     )
+    @argument("--maximum_bytes_billed", metavar="BYTES", help="refuse a script whose objects exceed BYTES")
+    @argument("--pyformat", action="store_true", help="fill {name} in the SQL from the notebook, unescaped")
+    @cloud_flags
     def bqml(self, line: str, cell: str) -> None:
         """Run BigQuery SQL on this machine: one statement, or a script of statements separated by ``;``.
 
@@ -174,6 +198,11 @@ class BQMLMagics(Magics):
         from bqml_magic.display.schema import SchemaInspector
         from bqml_magic.sql.kinds import StatementKind
 
+        note = note_or_refuse(options)
+        limit = bytes_limit(options.maximum_bytes_billed)
+        sql = cell_sql(sql, self._namespace, pyformat=options.pyformat)
+        if note:
+            print(note)
         if options.workspace:
             context.workspace = options.workspace
         for pair in options.bucket:
@@ -190,7 +219,9 @@ class BQMLMagics(Magics):
         bar = None if bar == "none" else "tqdm" if bar == "tqdm_notebook" and not in_kernel() else bar
         started = time.perf_counter()
         result = _interruptible(
-            lambda: engine.run_script(sql, params, progress_bar_type=bar, max_results=options.max_results),
+            lambda: engine.run_script(
+                sql, params, progress_bar_type=bar, max_results=options.max_results, maximum_bytes_billed=limit
+            ),
             engine.interrupt,
         )
         if options.verbose:

@@ -33,14 +33,16 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext bqml_magic``: register %%bqml / %bqml, and show a model's description
-    (``Engine.describe_model``) as its schema inspector."""
+    """``%load_ext bqml_magic``: register %%bqml / %bqml, complete SQL names in their cells, and show
+    a model's description (``Engine.describe_model``) as its schema inspector."""
+    from bqml_magic.completion import register as register_completion
     from bqml_magic.display.schema import SchemaInspector
     from bqml_magic.errors import speak_notebook
     from bqml_magic.magic import BQMLMagics
     from bqml_magic.model_info import ModelInfo
 
     ipython.register_magics(BQMLMagics)
+    register_completion(ipython)
     speak_notebook()
     formatter = ipython.display_formatter.mimebundle_formatter
     formatter.for_type(ModelInfo, lambda info, include=None, exclude=None: SchemaInspector(info)._repr_mimebundle_())

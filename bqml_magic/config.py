@@ -186,6 +186,10 @@ class Context:
                 self._engine.mount(bucket, folder)
         return self._engine
 
+    def started_engine(self) -> Engine | None:
+        """The session's engine if it has started; never starts one (completion asks on every key press)."""
+        return self._engine
+
     def close(self) -> None:
         """Close the session's engine (the next query starts a new one)."""
         if self._engine is not None:

@@ -29,6 +29,7 @@ from bqml_magic.catalog.database import Database
 from bqml_magic.catalog.functions import TemporaryFunctions
 from bqml_magic.catalog.lock import WorkspaceLock
 from bqml_magic.catalog.models import ModelStore
+from bqml_magic.catalog.snapshot import CatalogSnapshot
 from bqml_magic.errors import BQMLError, Cancelled, LimitError, SQLError, StorageError
 from bqml_magic.execution import udfs
 from bqml_magic.execution.relay import FailureRelay
@@ -141,6 +142,8 @@ class Engine:
         self._remember_mounts()
         self._lock = threading.RLock()
         self._running: Execution | None = None
+        self.scripts_run = 0
+        """Scripts started so far: a catalog snapshot taken since then has this engine's changes."""
 
     @property
     def batch_rows(self) -> int:
@@ -197,6 +200,7 @@ class Engine:
         result = ScriptResult()
         functions = TemporaryFunctions()  # CREATE TEMP FUNCTION's, for this script only
         with self._session():
+            self.scripts_run += 1
             self._services.cancel.clear()
             try:
                 statements = parse_script(sql)
@@ -223,6 +227,20 @@ class Engine:
         catalog = self._services.catalog
         with self._session():
             return catalog.kind(parsed) if catalog.has_dataset(parsed.dataset) else None
+
+    def catalog_snapshot(self, *, wait: bool = True) -> CatalogSnapshot | None:
+        """Every dataset, table (with its columns) and model (with its features) now, for completion.
+
+        ``wait=False`` never waits: None while this engine runs a statement, a ``StorageError`` at
+        once when another process holds the workspace.
+        """
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            with self._services.database.session(wait=None if wait else 0):
+                return self._services.catalog.snapshot()
+        finally:
+            self._lock.release()
 
     def read_uri(self, uri: str) -> bytes:
         """An object's bytes, through the bucket mapping (for previews)."""

@@ -24,6 +24,7 @@ from bqml_magic.catalog.db import first_row, run, transaction
 from bqml_magic.catalog.functions import PersistentFunctions
 from bqml_magic.catalog.object_tables import ObjectTable, needs_refresh, refresh
 from bqml_magic.catalog.schema import MODELS, OBJECT_TABLES, SCHEMA
+from bqml_magic.catalog.snapshot import CatalogSnapshot
 from bqml_magic.errors import AlreadyExistsError, NotFoundError, SQLError
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name, quoted
@@ -318,6 +319,11 @@ class Catalog:
         return sorted(
             n for (n,) in run(self.con, f"SELECT name FROM {MODELS} WHERE lower(dataset) = lower(?)", [dataset])
         )
+
+    # -- everything at once ---------------------------------------------------------------
+    def snapshot(self) -> CatalogSnapshot:
+        """Every dataset, relation (with its columns) and model (with its features), in a few bulk queries."""
+        return CatalogSnapshot.read(self.con, hidden=_INTERNAL_SCHEMAS)
 
 
 def _suggest(wrong: str, known: list[str], what: str) -> str:

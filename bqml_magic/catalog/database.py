@@ -54,12 +54,13 @@ class Database:
         return self._con
 
     @contextmanager
-    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The database, opened (waiting for the workspace if another engine holds it) or reused."""
+    def session(self, wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The database, opened (waiting for the workspace if another engine holds it: ``wait`` seconds,
+        default the lock's) or reused."""
         with self._guard:
             self._stop_timer()
             if self._con is None:
-                self._open()
+                self._open(wait)
             self._users += 1
             try:
                 assert self._con is not None
@@ -82,9 +83,9 @@ class Database:
             self._stop_timer()
             self._release()
 
-    def _open(self) -> None:
+    def _open(self, wait: float | None) -> None:
         if self._lock is not None:
-            self._lock.acquire(self._cancel)
+            self._lock.acquire(self._cancel, wait)
         try:
             self._con = self._connect()
             self._prepare(self._con)  # may use ``con``

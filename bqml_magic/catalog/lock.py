@@ -33,9 +33,11 @@ class WorkspaceLock:
         self._lock = FileLock(folder / "catalog.lock", thread_local=False)
         self._holder = folder / "catalog.holder.json"
 
-    def acquire(self, cancel: threading.Event) -> None:
-        """Wait for the workspace, at most ``WAIT_SECONDS``; an interrupt stops the wait."""
-        deadline = time.monotonic() + WAIT_SECONDS
+    def acquire(self, cancel: threading.Event, wait: float | None = None) -> None:
+        """Wait for the workspace, at most ``wait`` seconds (default ``WAIT_SECONDS``; 0: just try);
+        an interrupt stops the wait."""
+        wait = WAIT_SECONDS if wait is None else wait
+        deadline = time.monotonic() + wait
         while True:
             try:
                 self._lock.acquire(timeout=min(_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
@@ -44,7 +46,7 @@ class WorkspaceLock:
                 if cancel.is_set():
                     raise Cancelled("Query cancelled while waiting for the workspace") from None
                 if time.monotonic() >= deadline:
-                    raise StorageError(self._busy_message(WAIT_SECONDS)) from None
+                    raise StorageError(self._busy_message(wait)) from None
         self._holder.write_text(json.dumps(_me()))
 
     @property

@@ -8,6 +8,8 @@ from bqml_magic.errors import SQLError
 from bqml_magic.functions import REGISTRY, MLFunction
 from bqml_magic.sql.names import at
 
+TABLE_FUNCTIONS = ("ML.PREDICT",)
+"""The ML.* functions read in FROM (sqlglot parses them into their own nodes); ``REGISTRY`` holds the scalar ones."""
 READ_UDF = "bqml_read"
 """The DuckDB function behind the ``data`` pseudocolumn: an object's bytes by its reference."""
 OBJECT_REF_FIELDS = ("uri", "generation", "size")
@@ -32,7 +34,7 @@ def ml_function(node: exp.Expression) -> MLFunction | None:
     name = "ML." + node.expression.name.upper()
     function = REGISTRY.get(name)
     if function is None:
-        known = ", ".join([*sorted(REGISTRY), "ML.PREDICT"])
+        known = ", ".join([*sorted(REGISTRY), *TABLE_FUNCTIONS])
         raise SQLError(f"Function not found: {name}; supported here: {known}", **at(node))
     try:
         function.check_arity(len(node.expression.expressions))

@@ -5,6 +5,7 @@
     python3 tasks.py test    # venv + install + sample data + browser, then ruff, mypy and the whole test suite
     python3 tasks.py lab     # venv + install + sample data, then the tutorials in JupyterLab
     python3 tasks.py bench predict [args]   # venv + install, then bench/bench_predict.py
+    python3 tasks.py labextension   # rebuild the JupyterLab extension from labextension/ (node 20+, npm)
 
 Everything goes into ./.venv; sample photos and models are built once into the user cache
 (~/.cache/bqml_magic), never into the repository.
@@ -12,6 +13,8 @@ Everything goes into ./.venv; sample photos and models are built once into the u
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +26,9 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 TUTORIAL = ROOT / "notebooks" / "01_image_classification.ipynb"
 ARTIFACTS = ROOT / "artifacts"
+LABEXTENSION = ROOT / "labextension"
+BUILT_LABEXTENSION = ROOT / "bqml_magic" / "labextension"
+LABEXTENSION_SOURCES = ("package.json", "package-lock.json", "tsconfig.json", "install.json", "src")
 
 
 def run(*args: str | os.PathLike, **kwargs) -> None:
@@ -36,7 +42,24 @@ def install(extra: str) -> None:
         run(sys.executable, "-m", "venv", VENV)
         run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     run(PYTHON, "-m", "pip", "install", "--quiet", "-e", f".[{extra}]")
+    link_labextension()
     run(PYTHON, "-m", "bqml_magic.samples", "build")
+
+
+def link_labextension() -> None:
+    """Where JupyterLab looks for the prebuilt extension, a link to bqml_magic/labextension/, as ``jupyter
+    labextension develop`` makes: an editable install leaves data files out (setuptools' editable_wheel
+    looks for ``has_data``, which no distribution has), and through the link a rebuild is live at once."""
+    installed = VENV / "share" / "jupyter" / "labextensions" / "bqml-magic"
+    if installed.is_symlink() or installed.is_file():
+        installed.unlink()
+    elif installed.is_dir():
+        shutil.rmtree(installed)
+    installed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        installed.symlink_to(BUILT_LABEXTENSION, target_is_directory=True)
+    except OSError:  # Windows without the right to make symlinks
+        shutil.copytree(BUILT_LABEXTENSION, installed)
 
 
 def ensure_chromium() -> None:
@@ -106,8 +129,39 @@ def bench(name: str = "", *bench_args: str) -> None:
     run(PYTHON, script, *bench_args)
 
 
+def labextension_source_hash() -> str:
+    """A digest of the extension's sources, kept in the built package.json: a test compares the two, so
+    a source changed without a rebuild fails (line endings normalised, for a Windows checkout)."""
+    digest = hashlib.sha256()
+    for name in LABEXTENSION_SOURCES:
+        top = LABEXTENSION / name
+        for path in sorted([top, *top.rglob("*")] if top.is_dir() else [top]):
+            if path.is_file():
+                digest.update(path.relative_to(LABEXTENSION).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()
+
+
+def labextension() -> None:
+    """Rebuild the prebuilt JupyterLab extension into bqml_magic/labextension/ (linked into the venv).
+    Only maintainers need node and npm: users get the built files with the package."""
+    install("all")  # jupyter-builder, run by the build script, comes with jupyterlab
+    npm = shutil.which("npm")  # npm.cmd on Windows, which subprocess finds only by its full path
+    if not npm:
+        sys.exit("Rebuilding the JupyterLab extension needs node 20+ and npm on PATH.")
+    env = dict(os.environ, PATH=os.pathsep.join([str(PYTHON.parent), os.environ["PATH"]]))
+    run(npm, "ci", "--no-audit", "--no-fund", "--prefix", LABEXTENSION, env=env)
+    run(npm, "run", "build", "--prefix", LABEXTENSION, env=env)  # empties BUILT_LABEXTENSION first
+    shutil.copy(LABEXTENSION / "install.json", BUILT_LABEXTENSION)  # "(python, bqml_magic)" in labextension list
+    built = BUILT_LABEXTENSION / "package.json"
+    metadata = json.loads(built.read_text())
+    metadata["sourceSha256"] = labextension_source_hash()
+    built.write_text(json.dumps(metadata, indent=2) + "\n")
+    link_labextension()  # a copy, where symlinks are not allowed, is refreshed
+
+
 if __name__ == "__main__":
-    commands = {"demo": demo, "test": test, "lab": lab, "bench": bench}
+    commands = {"demo": demo, "test": test, "lab": lab, "bench": bench, "labextension": labextension}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

@@ -5,7 +5,9 @@ inspector as tabs that switch (plain HTML and CSS, no widget), WebP thumbnails, 
 ended as a line of text, and all of it still there in a saved notebook reopened without a
 kernel's help. Two notebooks in one folder share the default workspace ``./.bqml`` while both
 kernels live, and a restarted kernel finds its bucket mounts again: those are facts about
-kernels, files and the page together, so they are checked here too.
+kernels, files and the page together, so they are checked here too. So is the editor: ``%%bqml``
+cells highlighted as SQL by our prebuilt extension (labextension/), and the kernel's completion of
+table names in a popup.
 
 One JupyterLab server and one browser serve the whole module. The server runs on loopback
 with a token and private folders (config, data, runtime, settings, workspaces, IPython, temporary
@@ -105,6 +107,38 @@ READER_CELLS = [
     "UNION ALL SELECT 'gs://my_bucket/photos/missing.jpg'\n"
     "ORDER BY nearest",
 ]
+# A third notebook, in a folder of its own (its own ./.bqml): SQL highlighting and completion.
+SQL_CELLS_FOLDER = "editing"
+SQL_CELLS = "sql_cells.ipynb"
+COMPLETED = "%%bqml photos\nSELECT uri, content_type  -- one row a photo\nFROM my_dataset."
+"""Tab at its end: the tables of my_dataset, in a popup (two of them, else JupyterLab inserts the one)."""
+PYTHON_NAMES = "SELECT = FROM = None  # Python names, not SQL"
+SQL_CELLS_SOURCES = [
+    *MAKER_CELLS[:3],  # %load_ext, the sample photos, %bqml mount
+    OBJECT_TABLE + ";\n\nCREATE TABLE my_dataset.labels AS SELECT 'tabby cat' AS label",
+    PYTHON_NAMES,
+    COMPLETED,
+]
+TOKEN_STYLE = """(content, word) => {
+    const walker = document.createTreeWalker(content, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        if (walker.currentNode.textContent.includes(word)) {
+            const style = getComputedStyle(walker.currentNode.parentElement);
+            return [style.color, style.fontWeight];
+        }
+    }
+    return null;
+}"""
+"""The colour and weight a CodeMirror editor draws ``word`` in (its first text node holding it)."""
+THEME_COLOUR = """variable => {
+    const probe = document.createElement('span');
+    probe.style.color = `var(${variable})`;
+    document.body.appendChild(probe);
+    const colour = getComputedStyle(probe).color;
+    probe.remove();
+    return colour;
+}"""
+"""A colour of JupyterLab's theme (``--jp-mirror-editor-keyword-color``), as computed styles give it."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +190,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     shutil.copy(ROOT / "notebooks" / TUTORIAL, root)
     write_notebook(root / "make_table.ipynb", MAKER_CELLS)
     write_notebook(root / "read_table.ipynb", READER_CELLS)
+    (root / SQL_CELLS_FOLDER).mkdir()
+    write_notebook(root / SQL_CELLS_FOLDER / SQL_CELLS, SQL_CELLS_SOURCES)
     settings = tmp / "settings"
     for plugin, values in {
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
@@ -532,3 +568,84 @@ def test_restarted_kernel_finds_its_mounts_again(maker: tuple[Page, Locator], re
     query = query.locator(".jp-OutputArea")
     assert_no_errors(query)
     expect(query.locator(WEBP)).to_have_count(10)
+
+
+# -- editing %%bqml cells: SQL highlighting, completion ----------------------------------------
+@pytest.fixture(scope="module")
+def sql_cells(browser: BrowserContext, lab: Lab) -> Iterator[tuple[Page, Locator]]:
+    """editing/sql_cells.ipynb with its tables made, the last two cells not run: page and panel."""
+    page = open_lab(browser, lab, f"{SQL_CELLS_FOLDER}/{SQL_CELLS}")
+    toggle_file_browser(page)  # the screenshot shows the notebook alone
+    notebook_panel = activate(page, SQL_CELLS)
+    cells = notebook_panel.locator(".jp-CodeCell")
+    code_cell(notebook_panel, PYTHON_NAMES).locator(".jp-InputPrompt").click()
+    menu(page, "Run", "Run All Above Selected Cell")
+    wait_until_run(page, cells.filter(has_not_text=PYTHON_NAMES).filter(has_not_text="%%bqml photos"))
+    assert_no_errors(notebook_panel.locator(".jp-OutputArea"))
+    yield page, notebook_panel
+    page.close()
+
+
+def test_bqml_cells_are_highlighted_as_sql(sql_cells: tuple[Page, Locator]):
+    """SELECT is an SQL keyword in a %%bqml cell and a plain name in a Python cell; the magic line is
+    drawn in one colour; typing or deleting the magic switches the language as it goes."""
+    from playwright.sync_api import expect
+
+    page, notebook_panel = sql_cells
+    sql = code_cell(notebook_panel, "%%bqml photos").locator(".cm-content")
+    python = code_cell(notebook_panel, PYTHON_NAMES).locator(".cm-content")
+    expect(sql).to_have_attribute("data-language", "sql")
+    expect(python).to_have_attribute("data-language", "python")
+    keyword, meta = (page.evaluate(THEME_COLOUR, f"--jp-mirror-editor-{name}-color") for name in ("keyword", "meta"))
+    assert sql.evaluate(TOKEN_STYLE, "SELECT") == [keyword, "700"]
+    assert sql.evaluate(TOKEN_STYLE, "FROM") == [keyword, "700"]
+    python_select = python.evaluate(TOKEN_STYLE, "SELECT")
+    assert python_select is not None and python_select[0] != keyword
+    magic_line = sql.locator(".cm-line.cm-bqml-magic")
+    expect(magic_line).to_have_text("%%bqml photos")
+    colours = magic_line.evaluate("line => [line, ...line.querySelectorAll('*')].map(e => getComputedStyle(e).color)")
+    assert set(colours) == {meta}, colours
+
+    python.click()  # the magic typed on top of a Python cell, then deleted
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("%%bqml\n")
+    expect(python).to_have_attribute("data-language", "sql")
+    expect(python.locator(".cm-line").first).to_have_class(re.compile(r"\bcm-bqml-magic\b"))
+    assert python.evaluate(TOKEN_STYLE, "SELECT") == [keyword, "700"]
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Delete")
+    expect(python).to_have_text(PYTHON_NAMES)
+    expect(python).to_have_attribute("data-language", "python")
+    expect(python.locator(".cm-bqml-magic")).to_have_count(0)
+
+
+def test_tab_offers_the_tables_of_a_dataset(sql_cells: tuple[Page, Locator]):
+    """The kernel's completer (bqml_magic.completion) in JupyterLab's popup, after ``FROM my_dataset.``."""
+    from playwright.sync_api import expect
+
+    page, notebook_panel = sql_cells
+    cell = code_cell(notebook_panel, "%%bqml photos")
+    editor = cell.locator(".cm-content")
+    editor.click()
+    # the completer follows the active cell a moment later: a Tab before that goes nowhere
+    expect(cell.locator(".jp-InputArea-editor")).to_have_class(re.compile(r"\bjp-mod-completer-enabled\b"))
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Tab")
+    completer = page.locator(".jp-Completer")
+    expect(completer).to_be_visible()
+    offered = completer.locator(".jp-Completer-match")
+    expect(offered.get_by_text("object_table", exact=True)).to_have_count(1)
+    expect(offered.get_by_text("labels", exact=True)).to_have_count(1)
+
+    page.mouse.move(0, 0)
+    cell_box, popup_box = cell.bounding_box(), completer.bounding_box()
+    assert cell_box is not None and popup_box is not None
+    right = max(popup_box["x"] + popup_box["width"], cell_box["x"] + 520) + 16
+    bottom = max(popup_box["y"] + popup_box["height"], cell_box["y"] + cell_box["height"]) + 8
+    clip = {"x": cell_box["x"], "y": cell_box["y"], "width": right - cell_box["x"], "height": bottom - cell_box["y"]}
+    page.screenshot(path=str(ARTIFACTS / "completion.png"), clip=clip)
+
+    offered.get_by_text("object_table", exact=True).click()
+    expect(completer).to_be_hidden()
+    expect(editor.locator(".cm-line").last).to_have_text("FROM my_dataset.object_table")

@@ -13,6 +13,7 @@ transpiler cannot know is done here (docs/behaviour.md#sql-translation):
 - ``UNNEST(a) WITH OFFSET`` -> a zip with ``RANGE(LEN(a))``: sqlglot emits DuckDB's
   ``WITH ORDINALITY``, which counts from 1 where BigQuery counts from 0;
 - ``a[OFFSET(i)]`` with a computed ``i`` -> ``a[i + 1]`` (NULL below 0): sqlglot shifts only indexes it can type;
+- ``0.5`` -> ``0.5e0``: a literal with a decimal point is FLOAT64 in BigQuery, DECIMAL in DuckDB;
 - unnamed result columns -> ``f0_``, ``f1_``..., BigQuery's names;
 - top-level ``ML.*`` projections -> lifted out of DuckDB into streamed batches (``lift.py``);
 - remaining ``ML.NAME(...)`` -> the DuckDB UDF of that function;
@@ -231,6 +232,18 @@ def fix_array_subscripts(tree: exp.Expression, rewrite: Rewrite) -> exp.Expressi
         in_range = exp.GTE(this=index.copy(), expression=exp.Literal.number(0))
         index.replace(exp.Case(ifs=[exp.If(this=in_range, true=one_based)]))
         bracket.set("offset", 1)  # already 1-based: the generator adds nothing
+    return tree
+
+
+def type_decimal_literals(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """``0.5`` -> ``0.5e0``, which DuckDB reads as DOUBLE: BigQuery types a literal with a decimal point
+    FLOAT64 (``SELECT 1.1 + 2.2`` is 3.3000000000000003), DuckDB as an exact DECIMAL, which pandas
+    would receive as ``decimal.Decimal`` objects. Written with an exponent, the literal keeps its digits
+    and is rounded once, as BigQuery rounds it; one that has an exponent already is DOUBLE in both."""
+    for literal in list(tree.find_all(exp.Literal)):
+        text = literal.this
+        if not literal.is_string and "." in text and "e" not in text.lower():
+            literal.set("this", f"{text.rstrip('.') or '0'}e0" if text.endswith(".") else f"{text}e0")
     return tree
 
 

@@ -30,6 +30,7 @@ RULES: tuple[Pass, ...] = (
     passes.rewrite_data_pseudocolumn,
     passes.fix_unnest_offsets,
     passes.fix_array_subscripts,
+    passes.type_decimal_literals,
     passes.name_anonymous_columns,
     passes.lift_ml_projections,
     passes.rewrite_ml_calls,

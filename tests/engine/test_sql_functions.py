@@ -349,7 +349,7 @@ class _Resolver:
         ("SELECT `p.d.f`(1) AS y, p.D.F(2) AS z", 'SELECT "d"."f"(1) AS y, "d"."f"(2) AS z'),
         ("SELECT tmp(d.f(x)) AS y", 'SELECT "__bqml_temp"."main"."tmp"("d"."f"(x)) AS y'),
         ("SELECT other(1) AS y", "SELECT OTHER(1) AS y"),  # neither: a built-in, DuckDB's to resolve
-        ("SELECT ML.DISTANCE([1.0], [2.0]) AS y", "SELECT BQML_DISTANCE_2([1.0], [2.0]) AS y"),
+        ("SELECT ML.DISTANCE([1.0], [2.0]) AS y", "SELECT BQML_DISTANCE_2([1.0e0], [2.0e0]) AS y"),
     ],
 )
 def test_calls_become_macro_calls(bigquery, duckdb):

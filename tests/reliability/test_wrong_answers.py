@@ -98,3 +98,10 @@ def test_unnamed_aggregates_get_bigquery_s_names(engine):
 def test_null_in_gives_null_out(engine, call):
     assert engine.query(f"SELECT {call} AS x")["x"].isna().all()
     assert engine.query(f"SELECT 1 AS one FROM my_dataset.object_table WHERE {call} IS NULL LIMIT 1").shape == (1, 1)
+
+
+def test_a_literal_with_a_decimal_point_is_float64():
+    """BigQuery types ``0.33`` FLOAT64; DuckDB's exact DECIMAL would give other sums, and Decimal objects."""
+    frame = Engine().query("SELECT 0.33 AS x, 1.1 + 2.2 AS total, 10 / 4 AS ratio, CAST('1.5' AS FLOAT64) AS cast")
+    assert frame.dtypes.tolist() == ["float64"] * 4
+    assert frame.iloc[0].tolist() == [0.33, 1.1 + 2.2, 2.5, 1.5]  # 3.3000000000000003, as in BigQuery

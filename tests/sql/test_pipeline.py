@@ -89,7 +89,12 @@ def duckdb_sql(bigquery: str, **options) -> str:
         # BigQuery's names for unnamed columns
         ("SELECT 1 + 1, x, 2 * x FROM d.t", 'SELECT 1 + 1 AS f0_, x, 2 * x AS f1_ FROM "d"."t"'),
         # optional arguments: the short UDF form
-        ("SELECT ML.DISTANCE([1.0], [2.0]) AS d", "SELECT BQML_DISTANCE_2([1.0], [2.0]) AS d"),
+        ("SELECT ML.DISTANCE([1.0], [2.0]) AS d", "SELECT BQML_DISTANCE_2([1.0e0], [2.0e0]) AS d"),
+        # a literal with a decimal point is FLOAT64, as in BigQuery (DuckDB: DECIMAL); others as written
+        (
+            "SELECT 0.5 AS a, -1.25 AS b, 5. AS c, 1e3 AS d, 2.5E-3 AS e, 7 AS f, '0.5' AS g",
+            "SELECT 0.5e0 AS a, -1.25e0 AS b, 5e0 AS c, 1e3 AS d, 2.5E-3 AS e, 7 AS f, '0.5' AS g",
+        ),
         # CTE names are not catalog names
         (
             "WITH c AS (SELECT uri FROM d.photos) SELECT uri FROM c",
@@ -225,6 +230,7 @@ def test_the_passes_run_in_one_documented_order():
         "rewrite_data_pseudocolumn",
         "fix_unnest_offsets",
         "fix_array_subscripts",
+        "type_decimal_literals",
         "name_anonymous_columns",
         "lift_ml_projections",
         "rewrite_ml_calls",

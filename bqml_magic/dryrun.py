@@ -168,11 +168,13 @@ def _target(statement: Statement) -> str:
 
 
 def _check_query(execution: Execution, query: exp.Expression, report: DryRunReport, created: _Created) -> None:
+    """Translated as it would run (``executing``): views are read through, so the object tables behind
+    them are checked and counted too (the bytes ``maximum_bytes_billed`` limits); nothing is executed."""
     resolver = _ScriptResolver(execution, report, created)
-    translation = translate(query, resolver)
+    translation = translate(query, resolver, executing=True)
     for call in translation.predictions:
         inputs = _ScriptResolver(execution, report, created)
-        translate(call.input, inputs)
+        translate(call.input, inputs, executing=True)
         if call.model in created or inputs.read_created:
             report.lines.append(
                 f"   ML.PREDICT with model {call.model}: its input contract is not checked "

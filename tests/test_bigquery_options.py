@@ -129,6 +129,12 @@ def test_maximum_bytes_billed_lets_the_script_run(objects, photos, limit):
     assert len(objects.user_ns["out"]) == 3
 
 
+def test_maximum_bytes_billed_counts_the_objects_behind_a_view(objects, photos):
+    objects.run_cell("%%bqml\nCREATE VIEW my_dataset.photos AS SELECT uri FROM my_dataset.object_table")
+    with pytest.raises(LimitError, match=f"{object_bytes(photos)} or higher required"):
+        objects.run_cell("%%bqml --maximum_bytes_billed 1\nSELECT uri FROM my_dataset.photos")
+
+
 def test_maximum_bytes_billed_counts_only_object_tables(objects):
     objects.run_cell("%%bqml out --maximum_bytes_billed 1\nSELECT x FROM UNNEST([1, 2]) AS x")
     assert objects.user_ns["out"]["x"].tolist() == [1, 2]

@@ -202,7 +202,10 @@ def _is_any_type(kind: exp.Expr) -> bool:
 def function_call(node: exp.Expr) -> tuple[tuple[str, ...], exp.Anonymous] | None:
     """The written path and call of what may be a user function's call: ``d.f(x)`` / ``p.d.f(x)``
     (names dotted to a call), ```d.f`(x)`` (one quoted name) or ``f(x)``; None for anything else,
-    ``ML.*`` included (its own pass)."""
+    ``ML.*`` included (its own pass), and a table function's call in ``FROM`` (SQL functions are scalar;
+    the INFORMATION_SCHEMA macros are called there)."""
+    if isinstance(node.parent, exp.Table):
+        return None
     if isinstance(node, exp.Dot):
         names: list[exp.Expr] = []
         head: exp.Expr = node

@@ -331,6 +331,15 @@ def test_functions_are_not_tables(catalog: Engine):
     assert rows(frame) == [("extra",)]
 
 
+def test_a_temporary_function_cannot_stand_in_for_a_view(catalog: Engine):
+    """The views are macros called in FROM; a user's function, scalar, never replaces that call."""
+    frame = catalog.query(
+        "CREATE TEMP FUNCTION information_schema_tables(a ANY TYPE, b ANY TYPE) AS (1);\n"
+        "SELECT table_name FROM more.INFORMATION_SCHEMA.TABLES"
+    )
+    assert rows(frame) == [("extra",)]
+
+
 def test_the_dry_run_checks_it_like_any_table(catalog: Engine):
     report = catalog.dry_run("SELECT table_name FROM my_dataset.INFORMATION_SCHEMA.TABLES WHERE table_type = 'VIEW'")
     assert str(report).endswith("The script is valid.") and not report.problems

@@ -18,6 +18,7 @@ to the versions those tests passed on.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,16 @@ def _unknown_column(match: re.Match[str], error: _Error) -> BQMLError:
     candidates = re.findall(r'"([^"]+)"', match["candidates"] or "")
     hint = f"; did you mean {', '.join(c.split('.')[-1] for c in candidates[:3])}?" if candidates else ""
     return NotFoundError(f"Unrecognized name: {match['name']}{hint}", **error.at(_named(match["name"], error)))
+
+
+def _not_inside(match: re.Match[str], error: _Error) -> BQMLError:
+    """``t.nope`` where ``t`` is read but has no such column (a table, a subquery, an INFORMATION_SCHEMA view)."""
+    candidates = re.findall(r'"([^"]+)"', match["candidates"] or "")
+    close = difflib.get_close_matches(match["name"], candidates, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return NotFoundError(
+        f"Name {match['name']} not found inside {match['table']}{hint}", **error.at(_named(match["name"], error))
+    )
 
 
 def _unknown_qualifier(match: re.Match[str], error: _Error) -> BQMLError:
@@ -257,6 +268,14 @@ def _missing_field(match: re.Match[str], error: _Error) -> BQMLError:
 RULES: list[tuple[re.Pattern[str], Build]] = [
     (_UNKNOWN_COLUMN, _unknown_column),
     (_UNKNOWN_TABLE, _unknown_qualifier),
+    (
+        re.compile(
+            r'(?:Table|Values list) "(?P<table>[^"]+)" does not have a column named "(?P<name>[^"]+)"'
+            r"(?:\s*Candidate bindings: (?P<candidates>.*))?",
+            re.DOTALL,
+        ),
+        _not_inside,
+    ),
     (
         re.compile(r'Referenced column "(?P<name>[^"]+)" was not found because the FROM clause is missing'),
         _unrecognized,

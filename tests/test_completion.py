@@ -65,6 +65,9 @@ CASES = [
     ("SELECT * FROM `my_dataset.od|", {"odd-name"}, {"`odd-name`"}),
     ("SELECT * FROM my_dataset.people JOIN my_dataset.|", {"object_table"}, set()),
     ("SELECT * FROM my_dataset.people p, my_dataset.|", {"object_table"}, set()),
+    ("WITH small AS (SELECT 1 AS x), big AS (SELECT 2 AS y) SELECT * FROM |", {"small", "big", "my_dataset"}, set()),
+    ("WITH small AS (SELECT 1 AS x) SELECT * FROM small JOIN sm|", {"small"}, {"my_dataset"}),
+    ("WITH small AS (SELECT 1 AS x) SELECT * FROM my_dataset.|", {"people"}, {"small"}),
     ("DROP SCHEMA IF EXISTS |", {"my_dataset"}, {"ML.PREDICT"}),
     ("DROP TABLE my_dataset.|", {"people"}, set()),
     # models

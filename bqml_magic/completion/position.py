@@ -80,6 +80,8 @@ class NameAtCursor:
     quoted: bool
     """Typed inside an open backtick: names go in as they are."""
     references: tuple[Reference, ...]
+    ctes: tuple[str, ...] = ()
+    """The statement's ``WITH`` names, which its FROM clauses may read."""
 
 
 def name_at_cursor(sql: str, cursor: int) -> NameAtCursor | None:
@@ -119,7 +121,10 @@ def _name(sql: str, cursor: int, tokens: list[Token], qualifier: list[str], part
     head = tokens[_statement_start(tokens) :]
     tail = _tokens(sql[cursor:]) or []
     tail = tail[: next((i for i, t in enumerate(tail) if t.token_type is TokenType.SEMICOLON), len(tail))]
-    return NameAtCursor(_place(head), tuple(qualifier), partial, quoted, tuple(_references([*head, *tail])))
+    statement = [*head, *tail]
+    return NameAtCursor(
+        _place(head), tuple(qualifier), partial, quoted, tuple(_references(statement)), tuple(_cte_names(statement))
+    )
 
 
 def _place(tokens: list[Token]) -> Place:
@@ -172,6 +177,18 @@ def _references(tokens: list[Token]) -> list[Reference]:
         elif _starts_table(tokens, index) and not _is(tokens, after, TokenType.L_PAREN):
             references.append(Reference(parts, _alias(tokens, after), model=False))
     return references
+
+
+def _cte_names(tokens: list[Token]) -> list[str]:
+    """``WITH name AS (`` and ``, name AS (``: nowhere else does a name stand before ``AS (``."""
+    return [
+        tokens[i].text
+        for i in range(1, len(tokens) - 2)
+        if tokens[i - 1].token_type in (TokenType.WITH, TokenType.COMMA)
+        and _is_word(tokens[i])
+        and tokens[i + 1].token_type is TokenType.ALIAS
+        and tokens[i + 2].token_type is TokenType.L_PAREN
+    ]
 
 
 def _starts_table(tokens: list[Token], index: int) -> bool:

@@ -61,10 +61,11 @@ def _datasets(at: NameAtCursor, catalog: CatalogSnapshot) -> Iterator[Suggestion
 
 
 def _relations(at: NameAtCursor, catalog: CatalogSnapshot) -> Iterator[Suggestion]:
-    """FROM: datasets and ML.PREDICT; ``dataset.``: its tables, views and object tables."""
+    """FROM: the statement's CTEs, datasets and ML.PREDICT; ``dataset.``: its tables, views and object tables."""
     if _is_ml(at.qualifier):
         yield from _functions(TABLE_FUNCTIONS, short=True)
     if not at.qualifier:
+        yield from (Suggestion(name, "CTE") for name in at.ctes)
         yield from _datasets(at, catalog)
         yield from _functions(TABLE_FUNCTIONS, short=False)
         return

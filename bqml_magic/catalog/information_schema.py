@@ -184,12 +184,29 @@ def _macro(view: MetadataView) -> str:
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Attach the macros' database to a new connection and (re)define them: the helpers first, as
-    the views call them."""
-    run(con, f"ATTACH IF NOT EXISTS ':memory:' AS {quoted(SYSTEM_DATABASE)}")
-    macros = {**_HELPERS, **{_macro(view): body for view, body in VIEWS.items()}}
-    for name, body in macros.items():
-        run(con, f"CREATE OR REPLACE MACRO {quoted(SYSTEM_DATABASE, 'main', name)}{_PARAMS} AS TABLE {body}")
+    """Define the macros on this database (its connection and cursors), once: when a statement first
+    names an INFORMATION_SCHEMA view. Defining them costs ~20 ms, which a workspace reopened after
+    idling would otherwise pay on every first query (docs/behaviour.md#workspace-sharing).
+
+    The database is attached only with every macro defined, so being attached means installed."""
+    if run(con, "SELECT 1 FROM duckdb_databases() WHERE database_name = ?", [SYSTEM_DATABASE]):
+        return
+    run(con, f"ATTACH ':memory:' AS {quoted(SYSTEM_DATABASE)}")
+    try:
+        macros = {**_HELPERS, **{_macro(view): body for view, body in VIEWS.items()}}  # helpers first: views call them
+        for name, body in macros.items():
+            run(con, f"CREATE MACRO {quoted(SYSTEM_DATABASE, 'main', name)}{_PARAMS} AS TABLE {body}")
+    except BaseException:
+        run(con, f"DETACH {quoted(SYSTEM_DATABASE)}")
+        raise
+
+
+def install_if_stored(con: duckdb.DuckDBPyConnection) -> None:
+    """As a workspace opens: the macros, if a view of the catalog may call them (DuckDB binds a view's
+    query whenever it is read or another view is created over it). Our record of each view's text is
+    searched, not ``duckdb_views()``, which lists DuckDB's own hundred views too (~10 ms)."""
+    if run(con, f"SELECT 1 FROM {RELATIONS} WHERE definition ILIKE '%information_schema%' LIMIT 1"):
+        install(con)
 
 
 _bigquery_type = functools.lru_cache(maxsize=1024)(bigquery_type)

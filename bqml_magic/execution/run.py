@@ -103,6 +103,7 @@ class Execution:
     def information_schema(self, ref: MetadataRef) -> exp.Expression:
         if ref.dataset is not None:
             self.services.catalog.require_dataset(ref.dataset)
+        information_schema.install(self.services.con)
         return information_schema.relation(ref)
 
     def function(self, name: Name | str) -> Routine | None:

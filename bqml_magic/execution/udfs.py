@@ -53,7 +53,7 @@ def register(services: Services, con: duckdb.DuckDBPyConnection) -> None:
     _create(services, con, READ_UDF, read_column, [OBJECT_REF_TYPE], "BLOB")
     _create(services, con, MD5_UDF, md5_column, ["VARCHAR", "BIGINT"], "VARCHAR")
     _create(services, con, information_schema.TYPE_UDF, information_schema.bigquery_types, ["VARCHAR"], "VARCHAR")
-    information_schema.install(con)
+    information_schema.install_if_stored(con)
     for function in REGISTRY.values():
         _register_ml(services, con, function)
 

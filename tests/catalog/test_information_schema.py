@@ -3,6 +3,8 @@ columns and values BigQuery documents (docs/behaviour.md#information-schema)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -301,6 +303,26 @@ def test_a_view_over_information_schema_reads_the_catalog_as_it_is_then(catalog:
     assert rows(counted) == [(2,)]
     definition = catalog.query("SELECT view_definition FROM more.INFORMATION_SCHEMA.VIEWS")["view_definition"][0]
     assert definition == "SELECT table_schema, table_name FROM `region-us`.INFORMATION_SCHEMA.TABLES"
+
+
+def test_a_view_over_it_is_read_in_a_later_process(tmp_path: Path):
+    """The views are defined on first use, not as a workspace opens, except where a stored view calls
+    them: DuckDB binds that view (and any view created over it) in a process that has named no view."""
+    created = f"""
+from bqml_magic import Engine
+Engine(workspace={str(tmp_path)!r}).query(
+    "CREATE SCHEMA d; CREATE TABLE d.t (x INT64);"
+    "CREATE VIEW d.names AS SELECT table_name FROM d.INFORMATION_SCHEMA.TABLES")
+"""
+    read = f"""
+from bqml_magic import Engine
+engine = Engine(workspace={str(tmp_path)!r})
+engine.query("CREATE VIEW d.names_again AS SELECT * FROM d.names")
+print(sorted(engine.query("SELECT table_name FROM d.names_again").table_name))
+"""
+    subprocess.run([sys.executable, "-c", created], check=True)
+    done = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['names', 'names_again', 't']"
 
 
 def test_creation_time_is_when_the_object_was_made_or_replaced(catalog: Engine):

@@ -87,7 +87,7 @@ def at(node: exp.Expr) -> Position:
 
 def object_name(table: exp.Table, what: str = "Table") -> Name:
     """``[project.]dataset.name`` from a parsed table reference."""
-    parts = _parts(table)
+    parts = name_parts(table)
     if len(parts) < 2:
         raise SQLError(
             f'{what} "{".".join(parts)}" must be qualified with a dataset (e.g. "my_dataset.{parts[-1]}")', **at(table)
@@ -110,13 +110,13 @@ def name_from_text(text: str, what: str = "Table") -> Name:
 
 def dataset_name(table: exp.Table) -> str:
     """``[project.]dataset`` of CREATE/DROP SCHEMA (sqlglot puts it in the table slots)."""
-    parts = _parts(table)
+    parts = name_parts(table)
     if not parts or len(parts) > 2:
         raise SQLError(f"Invalid dataset name {'.'.join(parts)!r}: expected [project.]dataset", **at(table))
     return parts[-1]
 
 
-def _parts(table: exp.Table) -> list[str]:
+def name_parts(table: exp.Table) -> list[str]:
     """A backticked ``project.dataset.t`` arrives as one identifier holding dots (docs/behaviour.md#pitfalls)."""
     parts = [p.name for p in table.parts]
     return parts[0].split(".") if len(parts) == 1 and "." in parts[0] else parts

@@ -26,7 +26,7 @@ from sqlglot.tokens import Token, TokenType
 
 from bqml_magic.errors import SQLError
 from bqml_magic.sql.callables import is_denied
-from bqml_magic.sql.names import Name, at, object_name
+from bqml_magic.sql.names import Name, at, name_parts, object_name
 from bqml_magic.sql.options import options_of
 from bqml_magic.sql.script import Script
 
@@ -163,8 +163,7 @@ class FunctionDefinition:
 
 
 def _function_name(table: exp.Table, temporary: bool) -> Name | str:
-    parts = [p.name for p in table.parts]
-    parts = parts[0].split(".") if len(parts) == 1 else parts
+    parts = name_parts(table)
     if not temporary:
         return object_name(table, "Function")
     if len(parts) != 1:

@@ -15,7 +15,7 @@ from sqlglot import exp
 from bqml_magic.catalog.db import transaction
 from bqml_magic.errors import AlreadyExistsError, NotFoundError, SQLError
 from bqml_magic.execution.run import Execution
-from bqml_magic.sql.names import Name, at, object_name, quoted
+from bqml_magic.sql.names import Name, at, name_parts, object_name, quoted
 from bqml_magic.sql.pipeline import to_duckdb
 from bqml_magic.sql.udf import FunctionDefinition, Routine, refuse_temporary_calls, with_parameter_values
 
@@ -52,8 +52,7 @@ def create(run: Execution, statement: exp.Create) -> str:
 def drop(run: Execution, statement: exp.Drop) -> str:
     """``DROP FUNCTION [IF EXISTS] d.f``, or a bare ``f``: a temporary function of the script."""
     tables = statement.args.get("tables") or [statement.this]
-    parts = [p.name for p in tables[0].parts]
-    parts = parts[0].split(".") if len(parts) == 1 else parts
+    parts = name_parts(tables[0])
     name: Name | str = parts[0] if len(parts) == 1 else object_name(tables[0], "Function")
     routine = _existing(run, name)
     if routine is None:

@@ -14,7 +14,6 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,7 @@ from bqml_magic.errors import BQMLError, Cancelled, LimitError, SQLError, Storag
 from bqml_magic.execution import udfs
 from bqml_magic.execution.relay import FailureRelay
 from bqml_magic.execution.run import Execution, StatementOptions
-from bqml_magic.execution.services import Services
+from bqml_magic.execution.services import ImageWork, Services
 from bqml_magic.execution.statements import HANDLERS, StatementResult
 from bqml_magic.memory import MemoryBudget, parse_bytes
 from bqml_magic.model_info import ModelInfo
@@ -121,12 +120,8 @@ class Engine:
             database=database,
             catalog=catalog,
             models=ModelStore(catalog, objects, models_root, model_device),
-            objects=objects,
-            pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bqml"),
-            lanes=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bqml-model"),
-            workers=workers,
+            work=ImageWork.start(workers, objects, budget.pixels, cancel),
             relay=FailureRelay(),
-            cancel=cancel,
             batch_rows=batch_rows,
             budget=budget,
         )
@@ -269,8 +264,7 @@ class Engine:
     def close(self) -> None:
         """Release the workspace and stop the engine's threads."""
         self._services.database.close()
-        self._services.pool.shutdown(wait=False, cancel_futures=True)
-        self._services.lanes.shutdown(wait=False, cancel_futures=True)
+        self._services.work.shutdown()
 
     # -- internals --------------------------------------------------------------------------
     def _refuse_over_bytes_billed(self, sql: str, params: dict[str, Any] | None, limit: int) -> None:

@@ -14,16 +14,16 @@ from concurrent.futures import Future, wait
 from typing import TypeVar
 
 from bqml_magic.errors import Cancelled
-from bqml_magic.execution.services import Services
+from bqml_magic.execution.services import ImageWork
 
 T = TypeVar("T")
 R = TypeVar("R")
 POLL_SECONDS = 0.1
 
 
-def fan_out(services: Services, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+def fan_out(work: ImageWork, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     """``fn(item)`` for each item on the pool, yielded in order; the first error (in order) is raised."""
-    return results([services.pool.submit(fn, item) for item in items], services.cancel)
+    return results([work.pool.submit(fn, item) for item in items], work.cancel)
 
 
 def results(futures: Sequence[Future[R]], cancel: threading.Event) -> Iterator[R]:

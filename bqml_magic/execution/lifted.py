@@ -18,7 +18,7 @@ import pyarrow as pa
 from bqml_magic.errors import Cancelled
 from bqml_magic.execution.fanout import pipelined
 from bqml_magic.execution.rows import Rows
-from bqml_magic.execution.services import Services
+from bqml_magic.execution.services import ImageWork
 from bqml_magic.functions.base import RESULT_TYPES, SAME_AS_INPUT, column_values
 from bqml_magic.images.image import FLOAT_IMAGE_TYPE, INT_IMAGE_TYPE
 from bqml_magic.memory import PixelPool
@@ -51,7 +51,7 @@ def result_type(node: Node, inner: pa.Schema) -> pa.DataType:
     return INT_IMAGE_TYPE if pa.types.is_integer(values) else FLOAT_IMAGE_TYPE
 
 
-def evaluate(plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Services) -> Iterator[Rows]:
+def evaluate(plan: LiftPlan, batches: Iterator[pa.RecordBatch], work: ImageWork) -> Iterator[Rows]:
     """Inner batches in, their rows with every lifted projection computed out, in order.
 
     Each row's call trees run in one task on the pool; the next batch's rows (and its object
@@ -61,14 +61,14 @@ def evaluate(plan: LiftPlan, batches: Iterator[pa.RecordBatch], services: Servic
     files = sorted({leaf.column for island in plan.islands for leaf in _file_leaves(island.tree)})
 
     def start(batch: pa.RecordBatch) -> list[Future[tuple[Any, ...]]]:
-        if services.cancel.is_set():
+        if work.cancel.is_set():
             raise Cancelled("Query cancelled")
         for column in files:
-            services.objects.prefetch(object_ref(r) for r in batch.column(column).to_pylist())
-        trees = [_Tree.of(island, batch, services) for island in plan.islands]
-        return [services.pool.submit(_row, trees, i) for i in range(batch.num_rows)]
+            work.objects.prefetch(object_ref(r) for r in batch.column(column).to_pylist())
+        trees = [_Tree.of(island, batch, work) for island in plan.islands]
+        return [work.pool.submit(_row, trees, i) for i in range(batch.num_rows)]
 
-    for batch, values in pipelined(batches, start, ahead=1, cancel=services.cancel):
+    for batch, values in pipelined(batches, start, ahead=1, cancel=work.cancel):
         computed = dict(zip(islands, map(list, zip(*values))))  # placeholder -> one value a row
         columns: dict[str, pa.Array | list[Any]] = {}
         for name, column in zip(batch.schema.names, batch.columns):
@@ -96,10 +96,10 @@ class _Tree:
     uris: list[str | None] | None
 
     @classmethod
-    def of(cls, island: Island, batch: pa.RecordBatch, services: Services) -> _Tree:
+    def of(cls, island: Island, batch: pa.RecordBatch, work: ImageWork) -> _Tree:
         leaves: dict[str, list[Any]] = {}
         _collect(island.tree, batch, leaves)
-        return cls(island.tree, _Row(leaves, services.objects.read, services.budget.pixels), _uris(island.tree, leaves))
+        return cls(island.tree, _Row(leaves, work.objects.read, work.pixels), _uris(island.tree, leaves))
 
     def value(self, i: int) -> Any:
         return _eval(self.call, i, self.row, self.uris[i] if self.uris else None)

@@ -56,10 +56,11 @@ def output_schema(schema: ModelSchema, input_schema: pa.Schema, read: set[str] |
 
 @dataclass(frozen=True)
 class Prediction:
-    """One ML.PREDICT of a statement: what all its batches share, worked out once."""
+    """One ML.PREDICT of a statement: what all its batches share, worked out once from the
+    model's schema (no model is loaded for it: on a Ray cluster only the workers load one)."""
 
-    runtime: Runtime
     model: str
+    model_schema: ModelSchema
     input_schema: pa.Schema
     schema: pa.Schema
     """The output, as ``output_schema`` lays it out."""
@@ -68,29 +69,29 @@ class Prediction:
     uri_column: str | None
 
     @classmethod
-    def of(cls, runtime: Runtime, model: str, input_schema: pa.Schema, read: set[str] | None) -> Prediction:
+    def of(cls, model_schema: ModelSchema, model: str, input_schema: pa.Schema, read: set[str] | None) -> Prediction:
         """A missing feature is an error here, before any row is read."""
         return cls(
-            runtime,
             model,
+            model_schema,
             input_schema,
-            output_schema(runtime.schema, input_schema, read),
-            feature_columns(runtime.schema, input_schema, model),
+            output_schema(model_schema, input_schema, read),
+            feature_columns(model_schema, input_schema, model),
             next((n for n in input_schema.names if n.lower() == "uri"), None),
         )
 
-    def batch(self, rows: Rows) -> pa.RecordBatch:
-        """One batch of predictions, laid out as ``schema``."""
+    def batch(self, runtime: Runtime, rows: Rows) -> pa.RecordBatch:
+        """One batch of predictions by the loaded model, laid out as ``schema``."""
         uri, model = self.uri_column, self.model
         uris = rows.arrow(uri, self.input_schema.field(uri).type).to_pylist() if uri else []
         feeds = {
             f.name: _feature_array(
                 f, rows.columns[self.features[f.name]], self.input_schema.field(self.features[f.name]).type, uris, model
             )
-            for f in self.runtime.schema.features
+            for f in self.model_schema.features
         }
-        outputs = _run_chunked(self.runtime, feeds, rows.num_rows)
-        labels = [_label_array(s, outputs[s.name], rows.num_rows) for s in self.runtime.schema.labels]
+        outputs = _run_chunked(runtime, feeds, rows.num_rows)
+        labels = [_label_array(s, outputs[s.name], rows.num_rows) for s in self.model_schema.labels]
         inputs = rows.to_batch(pa.schema(list(self.schema)[len(labels) :]))
         return pa.record_batch(labels + inputs.columns, schema=self.schema)
 

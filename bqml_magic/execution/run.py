@@ -13,7 +13,6 @@ import collections
 import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,7 @@ from bqml_magic.catalog import information_schema
 from bqml_magic.catalog.functions import TemporaryFunctions
 from bqml_magic.errors import BQMLError, SQLError
 from bqml_magic.execution import lifted
-from bqml_magic.execution.fanout import pipelined
+from bqml_magic.execution.placement import ImageRunner, InProcess, Source
 from bqml_magic.execution.predict import Prediction
 from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import Services
@@ -55,19 +54,29 @@ class StatementOptions:
     """Rows the statement's result keeps (``max_results``), as a LIMIT where DuckDB stops."""
     functions: TemporaryFunctions = field(default_factory=TemporaryFunctions)
     """The script's temporary functions (one object for all its statements; the engine drops them)."""
+    runner: ImageRunner | None = None
+    """Where image work runs (a Ray cluster); None: in this process."""
 
 
 @dataclass
 class Stream:
-    """A query's result as batches of rows; holds the cursors and streams it reads from open."""
+    """A query's result: DuckDB's batches and the image work still to do on them, done by
+    ``runner`` as the rows are read; holds the cursors and streams it reads from open."""
 
-    schema: pa.Schema
-    rows: Iterator[Rows]
+    source: Source
+    runner: ImageRunner
     keep_alive: list[Any] = field(default_factory=list)
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.source.schema
+
+    def rows(self) -> Iterator[Rows]:
+        return self.runner.rows(self.source)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The rows as Arrow batches of ``schema``."""
-        return (rows.to_batch(self.schema) for rows in self.rows)
+        return (rows.to_batch(self.schema) for rows in self.rows())
 
     def to_table(self) -> pa.Table:
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)
@@ -85,6 +94,10 @@ class Execution:
         self.options = options
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._fresh: set[tuple[str, str]] = set()
+
+    @property
+    def runner(self) -> ImageRunner:
+        return self.options.runner or InProcess(self.services.work)
 
     # -- names ----------------------------------------------------------------------------
     def relation_kind(self, name: Name) -> RelationKind:
@@ -130,8 +143,7 @@ class Execution:
         plan = translation.lifted
         schema = reader.schema if plan is None else lifted.output_schema(plan, reader.schema)
         _check_unique_names(schema, query)
-        rows = map(Rows.of, reader) if plan is None else lifted.evaluate(plan, iter(reader), self.services)
-        return Stream(schema, rows, keep)
+        return Stream(Source(iter(reader), plan, schema), self.runner, keep)
 
     def count(self, query: exp.Expression) -> int | None:
         """Rows a query gives, from its relational part alone (cheap: no images); None with ML.PREDICT."""
@@ -238,21 +250,15 @@ class Execution:
         except BQMLError as exc:
             raise exc.add_context(**call.where) from None
         upstream = self.stream(call.input)
-        runtime = models.runtime(call.model)
-        predicted = Prediction.of(runtime, info.name, upstream.schema, columns_read(outer, call.placeholder))
+        predicted = Prediction.of(info.schema, info.name, upstream.schema, columns_read(outer, call.placeholder))
         progress = self.options.progress
         if progress.bar_type is not None:  # checked and set up; the bar opens with the first batch done
             total, limit = self.count(call.input), self.options.row_limit  # max_results: no more rows are kept
             progress.start(total if total is None or limit is None else min(total, limit), f"ML.PREDICT {info.name}")
-        lanes = self.services.lanes
-
-        def start(rows: Rows) -> list[Future[pa.RecordBatch]]:
-            return [lanes.submit(predicted.batch, rows)]
 
         def batches() -> Iterator[pa.RecordBatch]:
-            inputs = (rows for rows in upstream.rows if rows.num_rows)
-            for rows, (batch,) in pipelined(inputs, start, ahead=self.services.workers, cancel=self.services.cancel):
-                progress.update(rows.num_rows)  # before the yield, where a LIMIT stops DuckDB pulling
+            for batch in upstream.runner.predictions(upstream.source, predicted, models, call.model):
+                progress.update(batch.num_rows)  # before the yield, where a LIMIT stops DuckDB pulling
                 yield batch
 
         keep.extend([upstream, self.register(cur, call.placeholder, predicted.schema, batches())])

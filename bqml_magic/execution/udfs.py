@@ -43,11 +43,12 @@ def register(services: Services, con: duckdb.DuckDBPyConnection) -> None:
     def read_column(refs: pa.Array) -> pa.Array:
         wanted = [object_ref(r) for r in refs.to_pylist()]
         objects.prefetch(wanted)
-        return pa.array(list(fan_out(services, lambda r: None if r is None else objects.read(r), wanted)), pa.binary())
+        read = fan_out(services.work, lambda r: None if r is None else objects.read(r), wanted)
+        return pa.array(list(read), pa.binary())
 
     def md5_column(uris: pa.Array, generations: pa.Array) -> pa.Array:
         pairs = list(zip(uris.to_pylist(), generations.to_pylist()))
-        digests = fan_out(services, lambda p: None if p[0] is None else objects.md5(*p), pairs)
+        digests = fan_out(services.work, lambda p: None if p[0] is None else objects.md5(*p), pairs)
         return pa.array(list(digests), pa.string())
 
     _create(services, con, READ_UDF, read_column, [OBJECT_REF_TYPE], "BLOB")
@@ -64,7 +65,8 @@ def _register_ml(services: Services, con: duckdb.DuckDBPyConnection, function: M
     result_type = _duckdb_type(arrow_result)
     params = [DUCKDB_TYPES[k] for k in function.arg_kinds]
     files = [i for i, kind in enumerate(function.arg_kinds) if kind == "bytes"]
-    pixels, cap = services.budget.pixels, services.budget.pixels.capacity // CHUNK_SHARE
+    pixels = services.work.pixels
+    cap = pixels.capacity // CHUNK_SHARE
 
     def evaluate(rows: list[tuple[Any, ...]], refs: list[ObjectRef | None]) -> pa.Array:
         def one(i: int) -> Any:
@@ -74,7 +76,7 @@ def _register_ml(services: Services, con: duckdb.DuckDBPyConnection, function: M
             return function.call(args, ref.uri if ref is not None else None, pixels)
 
         results, held = [], 0
-        for value in fan_out(services, one, range(len(rows))):
+        for value in fan_out(services.work, one, range(len(rows))):
             held += value.pixels.size * 8 if isinstance(value, Image) else 0
             if held > cap:
                 raise LimitError(

@@ -44,6 +44,8 @@ class DryRunReport:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     unchecked: int = 0
     """Checks left out because they need objects the script creates first."""
+    image_work: str | None = None
+    """Where the script's image work would run, if it has any."""
 
     def summary(self) -> str:
         if self.problems:
@@ -55,7 +57,8 @@ class DryRunReport:
             )
         else:
             verdict = "is valid"
-        return "\n".join([*self.lines, f"The script {verdict}."])
+        where = [f"Image work would run {self.image_work}."] if self.image_work else []
+        return "\n".join([*self.lines, *where, f"The script {verdict}."])
 
     def __str__(self) -> str:
         return self.summary()
@@ -172,6 +175,8 @@ def _check_query(execution: Execution, query: exp.Expression, report: DryRunRepo
     them are checked and counted too (the bytes ``maximum_bytes_billed`` limits); nothing is executed."""
     resolver = _ScriptResolver(execution, report, created)
     translation = translate(query, resolver, executing=True)
+    if translation.predictions or translation.lifted or translation.object_streams:
+        report.image_work = execution.runner.where()
     for call in translation.predictions:
         inputs = _ScriptResolver(execution, report, created)
         translate(call.input, inputs, executing=True)

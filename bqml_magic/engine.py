@@ -51,6 +51,7 @@ from bqml_magic.storage.remote import RemoteStores
 from bqml_magic.storage.uris import OBJECT_STORES, BucketMap
 
 if TYPE_CHECKING:
+    from bqml_magic.cluster.runner import RayRunner
     from bqml_magic.dryrun import DryRunReport
 
 CATALOG_FILE = "catalog.duckdb"
@@ -81,7 +82,11 @@ class Engine:
     read the stores themselves (docs/behaviour.md#object-stores). ``cache_dir`` and
     ``cache_size``: the local copies of objects read from stores (``cache_size=0``: none).
     ``device``: where models run, ``'cpu'`` (BigQuery's numbers) or a GPU the installed runtime
-    offers, e.g. ``'cuda'`` (docs/behaviour.md#devices).
+    offers, e.g. ``'cuda'`` (docs/behaviour.md#devices). ``ray_address``: run image work (object
+    reads, ML.* image functions, ML.PREDICT) on a Ray cluster, anything ``ray.init(address=...)``
+    takes (``'auto'``, ``'ray://head:10001'``, ``'local'``); None runs it in this process, Ray never
+    imported. ``ray_cpus_per_actor``: CPUs (and threads) each of the cluster's actors takes
+    (docs/behaviour.md#ray).
     """
 
     def __init__(
@@ -96,6 +101,8 @@ class Engine:
         cache_dir: str | os.PathLike[str] | None = None,
         cache_size: int | str = DEFAULT_CACHE_BYTES,
         device: str = "cpu",
+        ray_address: str | None = None,
+        ray_cpus_per_actor: float = 1,
     ):
         model_device = parse_device(device)
         stores = RemoteStores(storage_options)
@@ -135,6 +142,9 @@ class Engine:
         with database.session():  # a workspace that cannot be opened fails here, not at the first query
             pass
         self._remember_mounts()
+        self.ray_address = ray_address
+        self.ray_cpus_per_actor = ray_cpus_per_actor
+        self._runners: dict[tuple[str, float], RayRunner] = {}
         self._lock = threading.RLock()
         self._running: Execution | None = None
         self.scripts_run = 0
@@ -158,11 +168,12 @@ class Engine:
         progress_bar_type: str | None = None,
         max_results: int | None = None,
         maximum_bytes_billed: int | None = None,
+        ray_address: str | None = None,
     ) -> pd.DataFrame:
         """Run a script; the last statement's rows (an empty frame for DDL).
 
         ``max_results``: keep the first N rows of the last query, and stop computing there.
-        ``maximum_bytes_billed``: see ``run_script``.
+        ``maximum_bytes_billed`` and ``ray_address``: see ``run_script``.
         """
         return self.run_script(
             sql,
@@ -170,6 +181,7 @@ class Engine:
             progress_bar_type=progress_bar_type,
             max_results=max_results,
             maximum_bytes_billed=maximum_bytes_billed,
+            ray_address=ray_address,
         ).frame
 
     def run_script(
@@ -180,17 +192,20 @@ class Engine:
         progress_bar_type: str | None = None,
         max_results: int | None = None,
         maximum_bytes_billed: int | None = None,
+        ray_address: str | None = None,
     ) -> ScriptResult:
         """Run every statement in order; stops at the first error, which is raised.
 
         ``maximum_bytes_billed``: refuse the script, before running any of it, when the objects of
         the object tables it reads add up to more bytes, as BigQuery refuses a query whose bytes
-        billed would exceed it (docs/behaviour.md#bigquery-compatibility).
+        billed would exceed it (docs/behaviour.md#bigquery-compatibility). ``ray_address``: the Ray
+        cluster this script's image work runs on, in place of the engine's ``ray_address``.
         """
         if max_results is not None and max_results < 0:
             raise BQMLError(f"max_results must be 0 or more, not {max_results}")
         if maximum_bytes_billed is not None:
             self._refuse_over_bytes_billed(sql, params, maximum_bytes_billed)
+        runner = self._runner(ray_address or self.ray_address)
         progress = Progress(progress_bar_type)
         result = ScriptResult()
         functions = TemporaryFunctions()  # CREATE TEMP FUNCTION's, for this script only
@@ -201,7 +216,7 @@ class Engine:
                 statements = parse_script(sql)
                 for number, statement in enumerate(statements, 1):
                     limit = max_results if number == len(statements) else None
-                    options = StatementOptions(dict(params or {}), progress, limit, functions=functions)
+                    options = StatementOptions(dict(params or {}), progress, limit, functions, runner)
                     result.statements.append(self._run(statement, options))
                     progress.close()  # this statement's bar ends as finished, whatever a later one does
             except BaseException as exc:
@@ -241,12 +256,15 @@ class Engine:
         """An object's bytes, through the bucket mapping (for previews)."""
         return self._services.objects.read_any(uri)
 
-    def dry_run(self, sql: str, params: dict[str, Any] | None = None) -> DryRunReport:
+    def dry_run(
+        self, sql: str, params: dict[str, Any] | None = None, *, ray_address: str | None = None
+    ) -> DryRunReport:
         """Check a script without running models or reading images; see ``dryrun.py``."""
         from bqml_magic.dryrun import dry_run
 
+        runner = self._runner(ray_address or self.ray_address)
         with self._session():
-            execution = Execution(self._services, StatementOptions(dict(params or {})))
+            execution = Execution(self._services, StatementOptions(dict(params or {}), runner=runner))
             try:
                 return dry_run(execution, sql)
             finally:
@@ -267,6 +285,26 @@ class Engine:
         self._services.work.shutdown()
 
     # -- internals --------------------------------------------------------------------------
+    def _runner(self, ray_address: str | None) -> RayRunner | None:
+        """Where image work runs: None for this process; else the cluster's runner, made once."""
+        if ray_address is None:
+            return None
+        key = (ray_address, self.ray_cpus_per_actor)
+        if key not in self._runners:
+            from bqml_magic.cluster.runner import RayRunner
+            from bqml_magic.cluster.worker import StorageSettings
+
+            services = self._services
+            self._runners[key] = RayRunner(
+                ray_address,
+                lambda: StorageSettings.of(services.objects, services.budget),  # mounts as they are then
+                services.cancel,
+                batch_rows=services.batch_rows,
+                cpus_per_actor=self.ray_cpus_per_actor,
+                gpus_per_actor=0 if services.models.device.is_cpu else 1,
+            )
+        return self._runners[key]
+
     def _refuse_over_bytes_billed(self, sql: str, params: dict[str, Any] | None, limit: int) -> None:
         """The dry run's count of object bytes stands for bytes billed: nothing else is read from storage."""
         billed = sum(files["bytes"] for files in self.dry_run(sql, params).files.values())

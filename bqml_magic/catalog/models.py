@@ -122,19 +122,24 @@ class ModelStore:
 
     def runtime(self, name: Name) -> Runtime:
         """The loaded model, once per engine (keyed by its frozen copy), on the engine's device."""
-        row = self._row(name)
-        folder = self._folder(row)
+        model_type, folder = self.frozen_copy(name)
         with self._lock:
             if folder not in self._runtimes:
                 from bqml_magic.runtimes.registry import load_model
 
-                if not folder.is_dir():
-                    raise ModelError(
-                        f"Model {name}: its frozen copy {folder} is gone from the workspace; "
-                        f"import it again with CREATE OR REPLACE MODEL (model_path '{row['model_path']}')"
-                    )
-                self._runtimes[folder] = load_model(row["model_type"], folder, self.device)
+                self._runtimes[folder] = load_model(model_type, folder, self.device)
             return self._runtimes[folder]
+
+    def frozen_copy(self, name: Name) -> tuple[str, Path]:
+        """A model's type and the folder of its frozen copy, which must still be there."""
+        row = self._row(name)
+        folder = self._folder(row)
+        if not folder.is_dir():
+            raise ModelError(
+                f"Model {name}: its frozen copy {folder} is gone from the workspace; "
+                f"import it again with CREATE OR REPLACE MODEL (model_path '{row['model_path']}')"
+            )
+        return row["model_type"], folder
 
     def _row(self, name: Name) -> dict[str, Any]:
         row = self.catalog.model_row(name) if self.catalog.has_dataset(name.dataset) else None

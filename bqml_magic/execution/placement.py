@@ -22,6 +22,7 @@ from bqml_magic.execution.fanout import pipelined
 from bqml_magic.execution.predict import Prediction
 from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import ImageWork
+from bqml_magic.runtimes.base import Runtime
 from bqml_magic.sql.lift import LiftPlan
 from bqml_magic.sql.names import Name
 
@@ -71,12 +72,17 @@ class InProcess:
     def predictions(
         self, source: Source, prediction: Prediction, models: ModelStore, model: Name
     ) -> Iterator[pa.RecordBatch]:
-        runtime = models.runtime(model)
-        lanes = self.work.lanes
+        return predict(self.work, self.rows(source), prediction, models.runtime(model))
 
-        def start(rows: Rows) -> list[Future[pa.RecordBatch]]:
-            return [lanes.submit(prediction.batch, runtime, rows)]
 
-        inputs = (rows for rows in self.rows(source) if rows.num_rows)
-        for _, (batch,) in pipelined(inputs, start, ahead=self.work.workers, cancel=self.work.cancel):
-            yield batch
+def predict(
+    work: ImageWork, rows: Iterator[Rows], prediction: Prediction, runtime: Runtime
+) -> Iterator[pa.RecordBatch]:
+    """Each batch of rows through the model on the lanes, up to ``work.workers`` batches at once, in order."""
+
+    def start(batch: Rows) -> list[Future[pa.RecordBatch]]:
+        return [work.lanes.submit(prediction.batch, runtime, batch)]
+
+    inputs = (batch for batch in rows if batch.num_rows)
+    for _, (predicted,) in pipelined(inputs, start, ahead=work.workers, cancel=work.cancel):
+        yield predicted

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from bqml_magic.errors import StorageError, advice
 
@@ -93,6 +94,23 @@ class BucketMap:
         if isinstance(local_roots, (str, os.PathLike)):
             local_roots = [local_roots]  # one folder given as a string, not its characters
         self._roots = tuple(dict.fromkeys(_real_folder(root, "allow local root") for root in local_roots))
+        self._node: str | None = None
+        self._unseen: dict[str, str] = {}
+        """Folders of the driver's mapping this node does not have: bucket name, or local root, -> folder."""
+
+    @classmethod
+    def seen_from(
+        cls, node: str, buckets: Mapping[str, str], local_roots: Iterable[str], remote: Iterable[str]
+    ) -> BucketMap:
+        """A driver's mapping as a cluster node sees it. A folder the node lacks stays in the map as
+        missing: reading below it is an error naming the node and the folder, never an empty result
+        or a fall through to Cloud Storage."""
+        present = {bucket: folder for bucket, folder in buckets.items() if os.path.isdir(folder)}
+        mapping = cls(present, [root for root in local_roots if os.path.isdir(root)], remote)
+        mapping._node = node
+        mapping._unseen = {bucket: folder for bucket, folder in buckets.items() if bucket not in present}
+        mapping._unseen.update({root: root for root in local_roots if not os.path.isdir(root)})
+        return mapping
 
     def mount(self, bucket: str, folder: str | os.PathLike) -> None:
         """Map a bucket name to an existing local folder."""
@@ -126,6 +144,8 @@ class BucketMap:
                 raise StorageError(f"{uri} names the host '{host}': file URIs are local paths, file:///path")
             return self._resolve_local(uri, "/" + path)
         bucket, _, key = rest.partition("/")
+        if scheme == "gs" and bucket in self._unseen:
+            self._refuse_unseen(uri, self._unseen[bucket])
         if scheme == "gs" and bucket in self._folders:  # a mapping wins over the network
             return self._resolve_bucket(uri, bucket, "/" + key)
         if scheme in self.remote:
@@ -159,6 +179,9 @@ class BucketMap:
         real = os.path.realpath(location.path)
         if _inside(real, self._roots):
             return location
+        for root in self._unseen.values():
+            if _inside(location.path, (root,)):
+                self._refuse_unseen(uri, root)
         allowed = ", ".join(self._roots) or "none"
         where = "resolves (through a symlink) outside" if _inside(location.path, self._roots) else "is outside"
         hint = ""
@@ -169,6 +192,13 @@ class BucketMap:
         raise StorageError(
             f"{uri} {where} the allowed local roots (allowed: {allowed}); SQL reads local files only from "
             f"folders you allow: {advice(**_HOW_TO_ALLOW)}{hint}"
+        )
+
+    def _refuse_unseen(self, uri: str, folder: str) -> NoReturn:
+        raise StorageError(
+            f"{uri} is read from folder {folder} (mapped on the driver), which node {self._node} of the Ray cluster "
+            "cannot see: mount that folder at the same path on every node, or read the objects from their store "
+            "(gs://, s3://), which every node can reach"
         )
 
 

@@ -112,6 +112,22 @@ class Context:
         context.device = "cuda"
     """
 
+    ray_address: str | None = None
+    """The Ray cluster image work runs on (object reads, ML.* image functions, ML.PREDICT):
+    anything ``ray.init(address=...)`` takes, ``'auto'``, ``'ray://head:10001'``, ``'local'``.
+    ``None`` runs it in the kernel, Ray never imported. DuckDB always runs in the kernel. A
+    cell's ``--ray_address`` overrides it (docs/behaviour.md#ray).
+
+    Example::
+
+        context.ray_address = "auto"   # or: %%bqml --ray_address auto
+    """
+
+    ray_cpus_per_actor: float = 1
+    """CPUs (and threads) each actor of the Ray cluster takes; as many actors run as the
+    cluster has CPUs for.
+    """
+
     progress_bar_type: str | None = "tqdm_notebook"
     """Progress bar for long image work and ``ML.PREDICT``, as in ``%%bigquery``.
 
@@ -184,6 +200,8 @@ class Context:
         else:
             for bucket, folder in self.buckets.items():  # assignments to .buckets, not mount()
                 self._engine.mount(bucket, folder)
+        self._engine.ray_address = self.ray_address  # read at each query: no restart needed
+        self._engine.ray_cpus_per_actor = self.ray_cpus_per_actor
         return self._engine
 
     def started_engine(self) -> Engine | None:

@@ -15,12 +15,17 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 pytestmark = pytest.mark.integration
 
 
+def python_block(section: str) -> str:
+    """The one Python block of a section of the README (the text under its ``## section`` heading)."""
+    [text] = [part for part in README.read_text().split("\n## ") if part.startswith(section + "\n")]
+    [block] = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    return block
+
+
 def test_the_quick_start_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    assert len(blocks) == 1, "the README has one Python block: the quick start"
     monkeypatch.chdir(tmp_path)  # its workspace is ./.bqml
     namespace: dict = {}
-    exec(compile(blocks[0], str(README), "exec"), namespace)
+    exec(compile(python_block("Quick start (Python)"), str(README), "exec"), namespace)
     predictions = namespace["predictions"]
     assert list(predictions.columns) == ["predictions", "uri", "input_1"]  # the model's outputs first
     assert len(predictions) == 5 and predictions.uri.str.endswith(".jpg").all()

@@ -113,6 +113,7 @@ class RayRunner:
         context.execution_options.preserve_order = True  # the rows' order is the query's
         context.enable_progress_bars = False  # the %%bqml bar follows the rows coming back
         context.print_on_execution_start = False
+        context.raise_original_map_exception = True  # a worker's BQMLError, not Ray Data's UserCodeException
         yield from _streamed(dataset, job.output_schema, self.cancel)
 
     def _actors(self, ray: ModuleType) -> int:

@@ -41,6 +41,9 @@ see ``cell.py``. ``%load_ext bqml_magic.bigquery`` also registers this magic as
     Use this workspace from now on (sets ``context.workspace``).
 ``--bucket NAME=FOLDER``
     Map ``gs://NAME`` to a local folder from now on (``context.mount``); repeatable.
+``--ray_address ADDRESS``
+    Run this cell's image work (object reads, ML.* image functions, ML.PREDICT) on the Ray
+    cluster at ADDRESS (``auto``, ``ray://head:10001``, ``local``); default ``context.ray_address``.
 
 ``%%bigquery``'s flags for the cloud are accepted (``options.py`` says why each does what):
 
@@ -115,6 +118,7 @@ class BQMLMagics(Magics):
     )
     @argument("--maximum_bytes_billed", metavar="BYTES", help="refuse a script whose objects exceed BYTES")
     @argument("--pyformat", action="store_true", help="fill {name} in the SQL from the notebook, unescaped")
+    @argument("--ray_address", metavar="ADDRESS", help="run the image work on this Ray cluster")
     @cloud_flags
     def bqml(self, line: str, cell: str) -> None:
         """Run BigQuery SQL on this machine: one statement, or a script of statements separated by ``;``.
@@ -209,7 +213,9 @@ class BQMLMagics(Magics):
             context.mount(*_bucket_pair(pair))
         engine = context.engine()
         if options.dry_run:
-            report = _interruptible(lambda: engine.dry_run(sql, params), engine.interrupt)
+            report = _interruptible(
+                lambda: engine.dry_run(sql, params, ray_address=options.ray_address), engine.interrupt
+            )
             print(report.summary())
             self._store(options.destination_var, report)
             return
@@ -220,7 +226,12 @@ class BQMLMagics(Magics):
         started = time.perf_counter()
         result = _interruptible(
             lambda: engine.run_script(
-                sql, params, progress_bar_type=bar, max_results=options.max_results, maximum_bytes_billed=limit
+                sql,
+                params,
+                progress_bar_type=bar,
+                max_results=options.max_results,
+                maximum_bytes_billed=limit,
+                ray_address=options.ray_address,
             ),
             engine.interrupt,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+START_SECONDS = 120
 LOOPBACK_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # every address 127.0.0.1, never the machine's interface
     "RAY_AUTH_MODE": "disabled",  # a test cluster on loopback: no token to hand around
@@ -37,7 +39,9 @@ class LocalCluster:
             start_new_session=True,
         )
         assert self.process.stdout is not None
-        line = self.process.stdout.readline()
+        ready = selectors.DefaultSelector()
+        ready.register(self.process.stdout, selectors.EVENT_READ)
+        line = self.process.stdout.readline() if ready.select(timeout=START_SECONDS) else "(no address in time)"
         if not line.startswith("ADDRESS "):
             self.stop()
             raise RuntimeError(f"the test Ray cluster did not start: {line!r}")

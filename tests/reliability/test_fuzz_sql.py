@@ -134,12 +134,14 @@ def _models(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def fuzz_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The tutorials' world, once for the module: object table, models, embeddings table."""
+    """The tutorials' and the README's world, once for the module: object tables, models, embeddings table."""
     base = tmp_path_factory.mktemp("fuzz")
     engine = Engine(buckets={"my_bucket": _photos(base / "bucket"), "my_models": _models(base / "models")})
     engine.query(
         """CREATE SCHEMA my_dataset;
         CREATE EXTERNAL TABLE my_dataset.object_table WITH CONNECTION `us.my-connection`
+          OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/photos/*']);
+        CREATE EXTERNAL TABLE my_dataset.photos WITH CONNECTION DEFAULT
           OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://my_bucket/photos/*']);
         CREATE MODEL my_dataset.classifier OPTIONS(model_type = 'ONNX', model_path = 'gs://my_models/classifier.onnx');
         CREATE MODEL my_dataset.features OPTIONS(model_type = 'ONNX', model_path = 'gs://my_models/features.onnx');

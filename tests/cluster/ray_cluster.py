@@ -35,7 +35,7 @@ class LocalCluster:
             [sys.executable, __file__, "--nodes", str(nodes), "--temp-dir", str(temp_dir)],
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, **LOOPBACK_ENV},
+            env={**os.environ, **LOOPBACK_ENV, "RAY_TMPDIR": str(temp_dir)},  # not the machine's /tmp/ray
             start_new_session=True,
         )
         assert self.process.stdout is not None
@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--temp-dir", required=True)
     args = parser.parse_args()
+    (Path(args.temp_dir) / "ray").mkdir(parents=True, exist_ok=True)  # where Ray writes the address file
     from ray.cluster_utils import Cluster
 
     common = {"node_ip_address": "127.0.0.1", "object_store_memory": 200 * 2**20}

@@ -9,7 +9,8 @@ from sqlglot import exp
 from sqlglot.errors import TokenError
 
 from bqml_magic.errors import SQLError
-from bqml_magic.sql.external_table import CreateExternalTable, external_table_statement, tokenize
+from bqml_magic.sql.command_reader import tokenize
+from bqml_magic.sql.external_table import CreateExternalTable, external_table_statement
 from bqml_magic.sql.names import Name, object_name, position
 
 OPTS = "OPTIONS(object_metadata = 'SIMPLE', uris = ['gs://b/*'])"

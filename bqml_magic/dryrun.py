@@ -30,6 +30,7 @@ from bqml_magic.sql.passes import first_rows
 from bqml_magic.sql.pipeline import translate
 from bqml_magic.sql.rewrite import PredictCall
 from bqml_magic.sql.udf import FunctionDefinition, Routine
+from bqml_magic.sql.vector_index import CreateVectorIndex, DropVectorIndex
 from bqml_magic.storage.reader import MAX_INFERENCE_FILE_BYTES, MAX_INFERENCE_TOTAL_BYTES
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/bmp")
@@ -74,6 +75,8 @@ class _Created:
     def add(self, kind: StatementKind, statement: Statement) -> None:
         if isinstance(statement, CreateExternalTable):
             self._keys.add(statement.name.key)
+        elif not isinstance(statement, exp.Expression):  # a vector index: no name of its own to read
+            return
         elif kind is StatementKind.CREATE_SCHEMA:
             self._keys.add((dataset_name(statement.this).lower(), None))
         elif kind in (StatementKind.CREATE_MODEL, StatementKind.CREATE_TABLE, StatementKind.CREATE_VIEW):
@@ -152,7 +155,7 @@ def dry_run(execution: Execution, sql: str) -> DryRunReport:
 
 def _query_of(kind: StatementKind, statement: Statement) -> exp.Expression | None:
     """The part of a statement that reads tables: the query itself, a CREATE ... AS's query, DML."""
-    if isinstance(statement, CreateExternalTable):
+    if not isinstance(statement, exp.Expression):
         return None
     if kind in (StatementKind.QUERY, StatementKind.DML):
         return statement
@@ -164,6 +167,8 @@ def _query_of(kind: StatementKind, statement: Statement) -> exp.Expression | Non
 def _target(statement: Statement) -> str:
     if isinstance(statement, CreateExternalTable):
         return str(statement.name)
+    if isinstance(statement, (CreateVectorIndex, DropVectorIndex)):
+        return f"{statement.index} ON {statement.table}"
     table = statement.this if isinstance(statement, exp.Create) else None
     if isinstance(table, (exp.Schema, exp.UserDefinedFunction)):
         table = table.this
@@ -177,6 +182,9 @@ def _check_query(execution: Execution, query: exp.Expression, report: DryRunRepo
     translation = translate(query, resolver, executing=True)
     if translation.predictions or translation.lifted or translation.object_streams:
         report.image_work = execution.runner.where()
+    for search in translation.searches:  # their tables are read apart from the statement
+        for part in (search.base, search.query):
+            _check_query(execution, part, report, created)
     for call in translation.predictions:
         inputs = _ScriptResolver(execution, report, created)
         translate(call.input, inputs, executing=True)

@@ -29,6 +29,7 @@ from bqml_magic.catalog.functions import TemporaryFunctions
 from bqml_magic.catalog.lock import WorkspaceLock
 from bqml_magic.catalog.models import ModelStore
 from bqml_magic.catalog.snapshot import CatalogSnapshot
+from bqml_magic.catalog.vector_indexes import VectorIndexes
 from bqml_magic.errors import BQMLError, Cancelled, LimitError, SQLError, StorageError
 from bqml_magic.execution import udfs
 from bqml_magic.execution.relay import FailureRelay
@@ -127,6 +128,7 @@ class Engine:
             database=database,
             catalog=catalog,
             models=ModelStore(catalog, objects, models_root, model_device),
+            vector_indexes=VectorIndexes(lambda: database.con, cancel),
             work=ImageWork.start(workers, objects, budget.pixels, cancel),
             relay=FailureRelay(),
             batch_rows=batch_rows,

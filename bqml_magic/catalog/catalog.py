@@ -18,7 +18,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from bqml_magic.catalog import information_schema
+from bqml_magic.catalog import information_schema, vector_indexes
 from bqml_magic.catalog.database import Database
 from bqml_magic.catalog.db import first_row, run, transaction
 from bqml_magic.catalog.functions import PersistentFunctions
@@ -94,6 +94,7 @@ class Catalog:
             run(self.con, f"DELETE FROM {OBJECT_TABLES} WHERE {in_dataset}", [dataset])
             run(self.con, f"DELETE FROM {MODELS} WHERE {in_dataset}", [dataset])
             information_schema.forget_dataset(self.con, dataset)
+            vector_indexes.forget_dataset(self.con, dataset)
             run(self.con, f"DROP SCHEMA {quoted(dataset)} CASCADE")
         self.persistent_functions.forget()  # its functions went with it
         return folders
@@ -198,6 +199,7 @@ class Catalog:
             )
         with transaction(self.con):
             self.drop_relation_in_transaction(name, kind)
+            vector_indexes.forget_table(self.con, name)
 
     def drop_relation_in_transaction(self, name: Name, kind: RelationKind) -> None:
         """Drop a table, view or object table; the caller holds the transaction."""

@@ -1,5 +1,5 @@
-"""BigQuery's INFORMATION_SCHEMA views of this catalog: TABLES, COLUMNS, TABLE_OPTIONS, VIEWS and
-SCHEMATA, with BigQuery's columns and values (docs/behaviour.md#information-schema).
+"""BigQuery's INFORMATION_SCHEMA views of this catalog: TABLES, COLUMNS, TABLE_OPTIONS, VIEWS,
+SCHEMATA and VECTOR_INDEXES, with BigQuery's columns and values (docs/behaviour.md#information-schema).
 
 Each view is a DuckDB table macro over DuckDB's own catalog (``duckdb_tables()``, ``duckdb_views()``,
 ``duckdb_columns()``, ``duckdb_schemas()``) and ours (``__bqml``), taking the dataset or the region
@@ -23,7 +23,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from bqml_magic.catalog.db import run
-from bqml_magic.catalog.schema import OBJECT_TABLES, RELATIONS, SCHEMA
+from bqml_magic.catalog.schema import OBJECT_TABLES, RELATIONS, SCHEMA, VECTOR_INDEXES
 from bqml_magic.sql.bigquery_words import bigquery_type
 from bqml_magic.sql.metadata_names import MetadataRef, MetadataView
 from bqml_magic.sql.names import Name, quoted
@@ -168,12 +168,25 @@ _SCHEMATA = f"""
     FROM {_SYSTEM}.datasets{_PARAMS}
     ORDER BY dataset"""
 
+_VECTOR_INDEXES = f"""
+    SELECT {_literal(PROJECT)} AS table_catalog, i.dataset AS table_schema, i.table_name, i.index_name,
+        'ACTIVE' AS index_status, i.created AS creation_time, i.refreshed AS last_modification_time,
+        i.refreshed AS last_refresh_time, NULL::TIMESTAMPTZ AS disable_time, NULL::VARCHAR AS disable_reason,
+        i.ddl, CASE WHEN i.stale THEN 0 ELSE 100 END::BIGINT AS coverage_percentage,
+        CASE WHEN i.stale THEN NULL ELSE 0 END::BIGINT AS unindexed_row_count,
+        CASE WHEN i.stale THEN 0 ELSE i.row_count END AS indexed_row_count,
+        octet_length(i.graph)::BIGINT AS total_logical_bytes, octet_length(i.graph)::BIGINT AS total_storage_bytes
+    FROM {_SYSTEM}.datasets{_PARAMS} AS d
+    JOIN {VECTOR_INDEXES} AS i ON lower(i.dataset) = lower(d.dataset)
+    ORDER BY i.dataset, i.table_name, i.index_name"""
+
 VIEWS: dict[MetadataView, str] = {
     MetadataView.TABLES: _TABLES,
     MetadataView.COLUMNS: _COLUMNS,
     MetadataView.TABLE_OPTIONS: _TABLE_OPTIONS,
     MetadataView.VIEWS: _VIEWS,
     MetadataView.SCHEMATA: _SCHEMATA,
+    MetadataView.VECTOR_INDEXES: _VECTOR_INDEXES,
 }
 """Each view's query over ``wanted_dataset`` (NULL: every dataset) and ``wanted_region`` (NULL: any)."""
 _HELPERS = {"datasets": _DATASETS, "relations": _RELATIONS, "options": _OPTIONS}

@@ -32,14 +32,21 @@ from bqml_magic.errors import CatalogError
 from bqml_magic.sql.names import quoted
 
 SCHEMA = "__bqml"
-VERSION = 4
+VERSION = 5
 OBJECT_TABLES = quoted(SCHEMA, "object_tables")
 MODELS = quoted(SCHEMA, "models")
 META = quoted(SCHEMA, "catalog_meta")
 RELATIONS = quoted(SCHEMA, "relations")
+VECTOR_INDEXES = quoted(SCHEMA, "vector_indexes")
 
 _META_TABLE = f"CREATE TABLE {META} (key VARCHAR PRIMARY KEY, value VARCHAR)"
 _RELATIONS_TABLE = f"CREATE TABLE {RELATIONS} (dataset VARCHAR, name VARCHAR, created TIMESTAMPTZ, definition VARCHAR)"
+_VECTOR_INDEXES_TABLE = f"""CREATE TABLE {VECTOR_INDEXES} (
+    dataset VARCHAR, table_name VARCHAR, index_name VARCHAR, column_name VARCHAR, storing VARCHAR[],
+    index_type VARCHAR, distance_type VARCHAR, options_json VARCHAR, ddl VARCHAR,
+    created TIMESTAMPTZ, refreshed TIMESTAMPTZ, stale BOOLEAN,
+    snapshot VARCHAR, row_count BIGINT, width INTEGER, graph BLOB,
+    PRIMARY KEY (dataset, table_name, index_name))"""
 _LATEST = [
     f"CREATE SCHEMA IF NOT EXISTS {quoted(SCHEMA)}",
     f"""CREATE TABLE {OBJECT_TABLES} (
@@ -52,6 +59,7 @@ _LATEST = [
         PRIMARY KEY (dataset, name))""",
     _META_TABLE,
     _RELATIONS_TABLE,
+    _VECTOR_INDEXES_TABLE,
 ]
 
 
@@ -88,6 +96,10 @@ def _v3_to_v4(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
             run(con, f"INSERT INTO {RELATIONS} VALUES (?, ?, NULL, ?)", [dataset, name, _rendered_view(sql)])
 
 
+def _v4_to_v5(con: duckdb.DuckDBPyConnection, models_root: Path) -> None:
+    run(con, _VECTOR_INDEXES_TABLE)
+
+
 def _rendered_view(create_view: str) -> str | None:
     """A view's query as DuckDB stored it, in BigQuery's dialect: the nearest to the text, which was not kept."""
     try:
@@ -98,7 +110,12 @@ def _rendered_view(create_view: str) -> str | None:
     return query.sql("bigquery") if query is not None else None
 
 
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, Path], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
 """version -> the step that brings a catalog of that version to the next one."""
 
 

@@ -85,8 +85,9 @@ def _body(run: Execution, definition: FunctionDefinition) -> exp.Expression:
     """The body in DuckDB's terms, as stored: a persistent one may name neither query parameters nor
     temporary functions (they are gone when the script ends) [doc]."""
     translation = run.translate(definition.body, stored=True)
-    if translation.predictions:
-        raise SQLError("ML.PREDICT inside a function is not supported here; call the function in its input query")
+    if translation.table_calls:
+        call = "ML.PREDICT" if translation.predictions else "VECTOR_SEARCH"
+        raise SQLError(f"{call} inside a function is not supported here; call the function in its input query")
     tree = translation.tree
     if definition.temporary:
         return with_parameter_values(tree, dict(run.options.params))

@@ -2,9 +2,10 @@
 
 Every query becomes a ``Stream`` of Arrow batches. An ML.PREDICT is a stream registered on
 the query's own DuckDB cursor under its placeholder name (its input is itself a Stream, run
-on another cursor, so both can be open at once); lifted ML.* projections are evaluated
-between DuckDB and the caller. DuckDB's errors become BQMLErrors that point into the user's
-SQL; an exception raised inside a stream or function DuckDB was calling comes back as itself.
+on another cursor, so both can be open at once), and so is a VECTOR_SEARCH's result
+(``vector_search.py``); lifted ML.* projections are evaluated between DuckDB and the caller.
+DuckDB's errors become BQMLErrors that point into the user's SQL; an exception raised inside
+a stream or function DuckDB was calling comes back as itself.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bqml_magic.execution.placement import ImageRunner, InProcess, Source
 from bqml_magic.execution.predict import Prediction
 from bqml_magic.execution.rows import Rows
 from bqml_magic.execution.services import Services
+from bqml_magic.execution.vector_search import SearchPlan, usable_index
 from bqml_magic.progress import Progress
 from bqml_magic.sql import pipeline
 from bqml_magic.sql.duckdb_errors import from_duckdb
@@ -38,6 +40,7 @@ from bqml_magic.sql.passes import as_subquery
 from bqml_magic.sql.reads import columns_read
 from bqml_magic.sql.rewrite import PredictCall
 from bqml_magic.sql.udf import Routine
+from bqml_magic.sql.vector_search import SearchCall
 
 OBJECT_BATCH_ROWS = 8
 """Rows per chunk where DuckDB itself calls ML.* functions on an object table's rows."""
@@ -138,6 +141,8 @@ class Execution:
         keep: list[Any] = [cur]
         for call in translation.predictions:
             self._register_prediction(cur, call, translation.tree, keep)
+        for search in translation.searches:
+            self._register_search(cur, search, keep)
         keep.extend(self._register_object_streams(cur, translation))
         reader = self.relation(cur, translation).to_arrow_reader(self.services.batch_rows)
         plan = translation.lifted
@@ -146,9 +151,10 @@ class Execution:
         return Stream(Source(iter(reader), plan, schema), self.runner, keep)
 
     def count(self, query: exp.Expression) -> int | None:
-        """Rows a query gives, from its relational part alone (cheap: no images); None with ML.PREDICT."""
+        """Rows a query gives, from its relational part alone (cheap: no images); None with ML.PREDICT
+        or VECTOR_SEARCH."""
         translation = self.translate(query)
-        if translation.predictions:
+        if translation.table_calls:
             return None
         counted = exp.select(exp.func("COUNT", exp.Star())).from_(as_subquery(translation.tree, "_counted"))
         cur = self.cursor()
@@ -262,6 +268,25 @@ class Execution:
                 yield batch
 
         keep.extend([upstream, self.register(cur, call.placeholder, predicted.schema, batches())])
+
+    def _register_search(self, cur: duckdb.DuckDBPyConnection, call: SearchCall, keep: list[Any]) -> None:
+        """The search's results as a table DuckDB reads, searched when it first reads them; a stale
+        index is rebuilt before any stream opens."""
+        index = usable_index(self.services, call, self.options.progress)
+        queries = self.stream(call.query)
+        base: Stream | None = None
+        if index is None:
+            base = self.stream(call.base)
+            base_schema = base.schema
+        else:
+            base_schema = self.services.vector_indexes.schema(index)
+        plan = SearchPlan.of(call, index, queries.schema, base_schema)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            found = plan.results(self.services, queries.to_table(), base.batches() if base is not None else ())
+            yield from found.to_batches(self.services.batch_rows)
+
+        keep.extend([queries, base, self.register(cur, call.placeholder, plan.schema, batches())])
 
 
 def _check_unique_names(schema: pa.Schema, query: exp.Expression) -> None:

@@ -11,6 +11,7 @@ import duckdb
 from bqml_magic.catalog.catalog import Catalog
 from bqml_magic.catalog.database import Database
 from bqml_magic.catalog.models import ModelStore
+from bqml_magic.catalog.vector_indexes import VectorIndexes
 from bqml_magic.execution.relay import FailureRelay
 from bqml_magic.memory import MemoryBudget, PixelPool
 from bqml_magic.storage.objects import ObjectStore
@@ -63,6 +64,7 @@ class Services:
     database: Database
     catalog: Catalog
     models: ModelStore
+    vector_indexes: VectorIndexes
     work: ImageWork
     relay: FailureRelay
     batch_rows: int

@@ -20,10 +20,10 @@ import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
-from bqml_magic.catalog import information_schema
+from bqml_magic.catalog import information_schema, vector_indexes
 from bqml_magic.catalog.db import transaction
 from bqml_magic.catalog.object_tables import ObjectTable
-from bqml_magic.errors import AlreadyExistsError, SQLError
+from bqml_magic.errors import AlreadyExistsError, BQMLError, SQLError
 from bqml_magic.execution import functions
 from bqml_magic.execution.run import Execution
 from bqml_magic.sql.external_table import CreateExternalTable
@@ -34,6 +34,7 @@ from bqml_magic.sql.options import options_of
 from bqml_magic.sql.passes import first_rows
 from bqml_magic.sql.pipeline import to_duckdb
 from bqml_magic.sql.udf import refuse_temporary_calls
+from bqml_magic.sql.vector_index import CreateVectorIndex, DropVectorIndex
 
 _stages = itertools.count()
 
@@ -131,8 +132,9 @@ def create_table(run: Execution, statement: exp.Create) -> StatementResult:
     query = statement.expression.this if isinstance(statement.expression, exp.Subquery) else statement.expression
     if view:
         body = run.translate(query, stored=True)
-        if body.predictions:
-            raise SQLError("ML.PREDICT inside a view is not supported here; use CREATE TABLE ... AS", **at(query))
+        if body.table_calls:
+            call = "ML.PREDICT" if body.predictions else "VECTOR_SEARCH"
+            raise SQLError(f"{call} inside a view is not supported here; use CREATE TABLE ... AS", **at(query))
         refuse_temporary_calls(body.tree, f"View {name}")
         _replace(run, name, old_kind, f"{to_duckdb(header)} AS {body.sql}", statement, view_definition(statement))
         return StatementResult(kind, str(name))
@@ -164,11 +166,17 @@ def _replace(
 ) -> None:
     """Run ``ddl`` (made from ``tree``), dropping what it replaces in the same transaction, and record
     the creation (with a view's ``definition`` as written) for INFORMATION_SCHEMA."""
-    with transaction(run.services.con):
+    con = run.services.con
+    with transaction(con):
         if old_kind is not None:
             run.services.catalog.drop_relation_in_transaction(name, old_kind)
         run.execute(ddl, tree)
-        information_schema.remember(run.services.con, name, definition)
+        information_schema.remember(con, name, definition)
+        if old_kind is RelationKind.TABLE:
+            if definition is None:  # a table again: its vector indexes follow it
+                vector_indexes.table_replaced(con, name)
+            else:
+                vector_indexes.forget_table(con, name)
 
 
 def create_function(run: Execution, statement: exp.Create) -> StatementResult:
@@ -191,9 +199,38 @@ def dml(run: Execution, statement: exp.Expression) -> StatementResult:
         if stage and source is not None:
             source.replace(exp.select("*").from_(stage))
         translation = run.translate(statement, local_names=[stage] if stage else [])
+        if translation.table_calls:
+            call = "ML.PREDICT" if translation.predictions else "VECTOR_SEARCH"
+            raise SQLError(
+                f"{call} in {_what_dml(statement)} is not supported here; use it in INSERT ... SELECT", **at(statement)
+            )
         with transaction(run.services.con):
             run.execute(translation.sql, translation.tree, translation)
+            if target is not None:
+                vector_indexes.table_changed(run.services.con, object_name(target))
     return StatementResult(StatementKind.DML)
+
+
+def _what_dml(statement: exp.Expression) -> str:
+    return {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE", "merge": "MERGE"}.get(statement.key, "DML")
+
+
+def create_vector_index(run: Execution, statement: CreateVectorIndex) -> StatementResult:
+    try:
+        kind = run.services.catalog.require_relation(statement.table)
+    except BQMLError as exc:
+        raise exc.add_context(**statement.where) from None
+    run.services.vector_indexes.create(statement, kind, run.options.progress)
+    return StatementResult(StatementKind.CREATE_VECTOR_INDEX, f"{statement.index} ON {statement.table}")
+
+
+def drop_vector_index(run: Execution, statement: DropVectorIndex) -> StatementResult:
+    try:
+        run.services.catalog.require_relation(statement.table)
+    except BQMLError as exc:
+        raise exc.add_context(**statement.where) from None
+    run.services.vector_indexes.drop(statement)
+    return StatementResult(StatementKind.DROP_VECTOR_INDEX, f"{statement.index} ON {statement.table}")
 
 
 def call(run: Execution, statement: exp.Command) -> StatementResult:
@@ -242,6 +279,8 @@ HANDLERS: dict[StatementKind, Handler] = {
     StatementKind.DROP_VIEW: drop_table,
     StatementKind.CREATE_FUNCTION: create_function,
     StatementKind.DROP_FUNCTION: drop_function,
+    StatementKind.CREATE_VECTOR_INDEX: create_vector_index,
+    StatementKind.DROP_VECTOR_INDEX: drop_vector_index,
     StatementKind.DML: dml,
     StatementKind.CALL: call,
 }

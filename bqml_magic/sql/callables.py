@@ -51,6 +51,9 @@ _CLAUSES = {
 }  # fmt: skip
 
 
+_TABLE_CALLS = (exp.Predict, exp.VectorSearch)
+
+
 def is_denied(name: str) -> bool:
     """A DuckDB file or system function, or one of ours: no BigQuery user can call it."""
     bare = name.rsplit(".", 1)[-1].strip("`").lower()
@@ -58,9 +61,10 @@ def is_denied(name: str) -> bool:
 
 
 def check(statement: exp.Expr, script: Script) -> None:
-    """Refuse table functions other than UNNEST / ML.PREDICT, and DuckDB's file and system functions."""
+    """Refuse table functions other than UNNEST / ML.PREDICT / VECTOR_SEARCH, and DuckDB's file and
+    system functions."""
     for node in statement.walk():
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and not isinstance(node.this, exp.Predict):
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and not isinstance(node.this, _TABLE_CALLS):
             qualifier = ".".join(p.name for p in node.parts[:-1] if isinstance(p, exp.Identifier))
             name = written_name(node.this, script)
             raise _not_found("Table-valued function", f"{qualifier}.{name}" if qualifier else name, node.this, script)

@@ -11,6 +11,7 @@ from bqml_magic.errors import SQLError
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.udf import SUPPORTED as FUNCTION_FORM
 from bqml_magic.sql.udf import FunctionDefinition
+from bqml_magic.sql.vector_index import CreateVectorIndex, DropVectorIndex
 
 QUERY_TYPES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
@@ -30,6 +31,8 @@ class StatementKind(Enum):
     DROP_VIEW = "DROP VIEW"
     CREATE_FUNCTION = "CREATE FUNCTION"
     DROP_FUNCTION = "DROP FUNCTION"
+    CREATE_VECTOR_INDEX = "CREATE VECTOR INDEX"
+    DROP_VECTOR_INDEX = "DROP VECTOR INDEX"
     DML = "DML"
     CALL = "CALL"
 
@@ -43,9 +46,19 @@ class RelationKind(Enum):
     MODEL = "model"
 
 
-def statement_kind(statement: exp.Expression | CreateExternalTable) -> StatementKind:
-    if isinstance(statement, CreateExternalTable):
-        return StatementKind.CREATE_EXTERNAL_TABLE
+READ_COMMANDS = (CreateExternalTable, CreateVectorIndex, DropVectorIndex)
+"""Statements sqlglot leaves as generic Commands, read by our own readers."""
+ReadCommand = CreateExternalTable | CreateVectorIndex | DropVectorIndex
+_READ_KINDS = {
+    CreateExternalTable: StatementKind.CREATE_EXTERNAL_TABLE,
+    CreateVectorIndex: StatementKind.CREATE_VECTOR_INDEX,
+    DropVectorIndex: StatementKind.DROP_VECTOR_INDEX,
+}
+
+
+def statement_kind(statement: exp.Expression | ReadCommand) -> StatementKind:
+    if isinstance(statement, READ_COMMANDS):
+        return _READ_KINDS[type(statement)]
     if isinstance(statement, QUERY_TYPES):
         return StatementKind.QUERY
     if isinstance(statement, (exp.Create, exp.Drop)):
@@ -68,7 +81,8 @@ def statement_kind(statement: exp.Expression | CreateExternalTable) -> Statement
 
 
 SUPPORTED = (
-    "this engine runs queries, CREATE and DROP of SCHEMA, TABLE, VIEW, MODEL, EXTERNAL TABLE and (SQL) FUNCTION, "
+    "this engine runs queries, CREATE and DROP of SCHEMA, TABLE, VIEW, MODEL, EXTERNAL TABLE, (SQL) FUNCTION "
+    "and VECTOR INDEX, "
     "INSERT, UPDATE, DELETE, MERGE and CALL BQ.REFRESH_EXTERNAL_METADATA_CACHE"
 )
 _FUNCTION = re.compile(r"\s*(?:OR\s+REPLACE\s+)?(?:TEMP\s+|TEMPORARY\s+)?FUNCTION\b", re.IGNORECASE)

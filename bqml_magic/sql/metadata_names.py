@@ -23,6 +23,7 @@ from sqlglot.tokens import TokenType
 from bqml_magic.errors import NotFoundError, SQLError
 from bqml_magic.sql.external_table import CreateExternalTable
 from bqml_magic.sql.names import at
+from bqml_magic.sql.vector_index import CreateVectorIndex, DropVectorIndex
 
 INFORMATION_SCHEMA = "INFORMATION_SCHEMA"
 REGION_PREFIX = "region-"
@@ -40,6 +41,7 @@ class MetadataView(Enum):
     TABLE_OPTIONS = "TABLE_OPTIONS"
     VIEWS = "VIEWS"
     SCHEMATA = "SCHEMATA"
+    VECTOR_INDEXES = "VECTOR_INDEXES"
 
     @property
     def dataset_scoped(self) -> bool:
@@ -117,7 +119,7 @@ def _view(name: str, table: exp.Table) -> MetadataView:
         ) from None
 
 
-def refuse_writes(statement: exp.Expr | CreateExternalTable) -> None:
+def refuse_writes(statement: exp.Expr | CreateExternalTable | CreateVectorIndex | DropVectorIndex) -> None:
     """INFORMATION_SCHEMA is read-only: a statement that would create, change or drop one of its
     views is refused when the script is parsed. Reading one anywhere (an INSERT's query) is fine."""
     for target in _targets(statement):
@@ -126,7 +128,7 @@ def refuse_writes(statement: exp.Expr | CreateExternalTable) -> None:
             raise SQLError(f"INFORMATION_SCHEMA is read-only: {'.'.join(parts)} cannot be changed", **at(target))
 
 
-def _targets(statement: exp.Expr | CreateExternalTable) -> list[exp.Expr]:
+def _targets(statement: exp.Expr | CreateExternalTable | CreateVectorIndex | DropVectorIndex) -> list[exp.Expr]:
     """The tables a statement writes: DML's target, what CREATE makes and DROP drops."""
     if isinstance(statement, CreateExternalTable):
         return [statement.table]

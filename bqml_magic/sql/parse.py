@@ -1,7 +1,8 @@
 """Turning a cell's text into statements, with BigQuery's syntax and positions kept.
 
-sqlglot parses BigQuery natively, except the ``EXTERNAL TABLE`` forms it leaves as generic
-Commands; ``external_table.py`` reads those with sqlglot's own tokenizer and parser. The whole
+sqlglot parses BigQuery natively, except the ``EXTERNAL TABLE`` and ``VECTOR INDEX`` forms it
+leaves as generic Commands; ``external_table.py`` and ``vector_index.py`` read those with
+sqlglot's own tokenizer (and parser, for OPTIONS). The whole
 script is checked before any statement runs, as BigQuery does: syntax (``syntax.py`` tells sqlglot's
 complaints in BigQuery's words), what it calls (``callables.py``) and whether each statement is one
 this engine runs (``kinds.py``); every error carries the line and column it is about.
@@ -17,15 +18,16 @@ from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 
 from bqml_magic.errors import SQLError
 from bqml_magic.sql import callables, syntax, udf
-from bqml_magic.sql.external_table import CreateExternalTable, external_table_statement
-from bqml_magic.sql.kinds import statement_kind
+from bqml_magic.sql.external_table import external_table_statement
+from bqml_magic.sql.kinds import READ_COMMANDS, ReadCommand, statement_kind
 from bqml_magic.sql.metadata_names import SOURCE, refuse_writes
 from bqml_magic.sql.script import Script, scan
+from bqml_magic.sql.vector_index import vector_index_statement
 
 DIALECT = "bigquery"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" warning is ours to handle
 
-Statement = exp.Expression | CreateExternalTable
+Statement = exp.Expression | ReadCommand
 
 
 def parse_script(sql: str) -> list[Statement]:
@@ -84,8 +86,12 @@ def _checked(statement: exp.Expr, script: Script, chunk: range) -> Statement:
     what BigQuery has not; errors placed at the statement's first word when nothing nearer is known."""
     start = script.tokens[chunk.start].start
     try:
-        result = external_table_statement(statement, script.sql) or statement
-        if not isinstance(result, (exp.Expression, CreateExternalTable)):  # an expression, not a statement
+        result = (
+            external_table_statement(statement, script.sql)
+            or vector_index_statement(statement, script.sql)
+            or statement
+        )
+        if not isinstance(result, (exp.Expression, *READ_COMMANDS)):  # an expression, not a statement
             raise SQLError(f"Syntax error: Unexpected {syntax.describe(script, chunk.start)}")
         if isinstance(result, exp.Expression):
             syntax.place_casts(result, script)

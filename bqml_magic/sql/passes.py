@@ -5,6 +5,7 @@ returns the tree; ``pipeline.RULES`` runs them in order. What sqlglot's BigQuery
 transpiler cannot know is done here (docs/behaviour.md#sql-translation):
 
 - ``ML.PREDICT(MODEL m, input)`` -> a placeholder table, the input kept as a query of its own;
+- ``VECTOR_SEARCH(base, 'col', query, ...)`` -> a placeholder table, base and query kept likewise;
 - names: ``project.dataset.t`` -> the DuckDB schema ``dataset``, checked against the catalog;
   a view, in a statement that runs now, -> its query (so its object tables are fresh);
   ``dataset.INFORMATION_SCHEMA.TABLES`` (and the other views) -> the catalog's view of itself;
@@ -35,6 +36,7 @@ from bqml_magic.sql.metadata_names import MetadataRef, metadata_ref
 from bqml_magic.sql.ml import FILE_SUFFIX, UDF_PREFIX, file_read, is_file_read, ml_arguments, ml_function
 from bqml_magic.sql.names import Name, at, object_name
 from bqml_magic.sql.rewrite import PredictCall, Rewrite
+from bqml_magic.sql.vector_search import search_call
 
 _placeholders = itertools.count()
 MAX_VIEW_DEPTH = 16
@@ -51,7 +53,9 @@ def isolate_predictions(tree: exp.Expression, rewrite: Rewrite) -> exp.Expressio
             continue
         placeholder = f"__bqml_predict{next(_placeholders)}"
         model = object_name(node.this, "Model")
-        rewrite.predictions.append(PredictCall(placeholder, model, predict_input(node, tree), at(node.this)))
+        rewrite.predictions.append(
+            PredictCall(placeholder, model, argument_query(node.expression, tree), at(node.this))
+        )
         rewrite.local_names.add(placeholder)
         target = node.parent if isinstance(node.parent, exp.Table) else node
         alias = target.alias if isinstance(target, exp.Table) else None
@@ -59,15 +63,30 @@ def isolate_predictions(tree: exp.Expression, rewrite: Rewrite) -> exp.Expressio
     return tree
 
 
-def predict_input(predict: exp.Predict, statement: exp.Expression) -> exp.Expression:
-    """ML.PREDICT's input as a query of its own, to run apart from ``statement``.
+def isolate_vector_searches(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Each outermost VECTOR_SEARCH -> a placeholder table; its base and query tables are recorded
+    as queries of their own (``vector_search.py``), which the executor searches between."""
+    for node in list(tree.find_all(exp.VectorSearch)):
+        if node.find_ancestor(exp.VectorSearch) is not None:
+            continue
+        placeholder = f"__bqml_search{next(_placeholders)}"
+        rewrite.searches.append(search_call(node, placeholder, lambda source: argument_query(source, tree)))
+        rewrite.local_names.add(placeholder)
+        target = node.parent if isinstance(node.parent, exp.Table) else node
+        alias = target.alias if isinstance(target, exp.Table) else None
+        target.replace(exp.table_(placeholder, alias=alias or None))
+    return tree
+
+
+def argument_query(source: exp.Expression, statement: exp.Expression) -> exp.Expression:
+    """A table function's table argument (ML.PREDICT's input, VECTOR_SEARCH's base and query) as a
+    query of its own, to run apart from ``statement``.
 
     ``(query)`` or ``TABLE t``; a CTE of the statement given as ``TABLE cte`` is its body, so
-    its top-level ML.* projections stream in batches; the statement's CTEs that the input reads
+    its top-level ML.* projections stream in batches; the statement's CTEs that the query reads
     (and theirs) come along, in their order.
     """
     ctes = {cte.alias_or_name.lower(): cte for cte in statement.find_all(exp.CTE)}
-    source = predict.expression
     if isinstance(source, exp.Subquery):
         query = source.this.copy()
     elif isinstance(source, exp.Table) and not source.args.get("db") and source.name.lower() in ctes:

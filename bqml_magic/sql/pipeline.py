@@ -20,11 +20,13 @@ from bqml_magic.sql import passes
 from bqml_magic.sql.lift import LiftPlan
 from bqml_magic.sql.names import Name
 from bqml_magic.sql.rewrite import PredictCall, Resolver, Rewrite
+from bqml_magic.sql.vector_search import SearchCall
 
 Pass = Callable[[exp.Expression, Rewrite], exp.Expression]
 
 RULES: tuple[Pass, ...] = (
     passes.isolate_predictions,
+    passes.isolate_vector_searches,
     passes.resolve_tables,
     passes.resolve_functions,
     passes.rewrite_data_pseudocolumn,
@@ -44,10 +46,16 @@ class Translation:
 
     tree: exp.Expression
     predictions: list[PredictCall]
+    searches: list[SearchCall]
     object_tables: dict[str, Name]
     lifted: LiftPlan | None
     object_streams: dict[str, str]
     """Placeholder -> the DuckDB query whose rows the executor streams there in small batches."""
+
+    @property
+    def table_calls(self) -> bool:
+        """Whether the statement calls ML.PREDICT or VECTOR_SEARCH: work DuckDB does not do."""
+        return bool(self.predictions or self.searches)
 
     @property
     def sql(self) -> str:
@@ -72,7 +80,9 @@ def translate(
     tree = statement.copy()
     for rule in RULES:
         tree = rule(tree, rewrite)
-    return Translation(tree, rewrite.predictions, rewrite.object_tables, rewrite.lifted, rewrite.object_streams)
+    return Translation(
+        tree, rewrite.predictions, rewrite.searches, rewrite.object_tables, rewrite.lifted, rewrite.object_streams
+    )
 
 
 def to_duckdb(tree: exp.Expression) -> str:

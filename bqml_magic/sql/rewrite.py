@@ -12,6 +12,7 @@ from bqml_magic.sql.lift import LiftPlan
 from bqml_magic.sql.metadata_names import MetadataRef
 from bqml_magic.sql.names import Name, Position
 from bqml_magic.sql.udf import Routine
+from bqml_magic.sql.vector_search import SearchCall
 
 
 class Resolver(Protocol):
@@ -63,6 +64,7 @@ class Rewrite:
     queries and object tables may become streams."""
     view_depth: int = 0
     predictions: list[PredictCall] = field(default_factory=list)
+    searches: list[SearchCall] = field(default_factory=list)
     object_tables: dict[str, Name] = field(default_factory=dict)
     """Object tables read, by the alias (or name) the statement reads them as."""
     lifted: LiftPlan | None = None

@@ -383,6 +383,7 @@ def test_views_of_an_older_workspace_show_their_stored_query(photos: Path, tmp_p
         )
         assert macros.fetchall() == []  # the views' macros live in memory, never in the workspace
         con.execute(f"DROP TABLE {schema.RELATIONS}")
+        con.execute(f"DROP TABLE {schema.VECTOR_INDEXES}")  # layout 5's
         con.execute(f"UPDATE {schema.META} SET value = '3' WHERE key = 'version'")
     engine = Engine(workspace=workspace, buckets={"my_bucket": photos})
     try:

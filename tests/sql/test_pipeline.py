@@ -16,6 +16,7 @@ from bqml_magic.errors import NotFoundError, SQLError
 from bqml_magic.sql.kinds import RelationKind
 from bqml_magic.sql.names import Name
 from bqml_magic.sql.pipeline import RULES, translate
+from bqml_magic.vectors.distance import DistanceType
 
 
 class Catalog:
@@ -138,6 +139,32 @@ def test_ml_predict_becomes_a_placeholder_and_its_input_a_query_of_its_own():
     )
 
 
+def test_vector_search_becomes_a_placeholder_its_tables_queries_of_their_own():
+    statement = sqlglot.parse_one(
+        "WITH q AS (SELECT emb FROM d.photos WHERE uri = 'x')\n"
+        "SELECT s.base.uri, s.distance FROM VECTOR_SEARCH(TABLE d.t, 'emb', TABLE q, top_k => 3,\n"
+        "  distance_type => 'cosine', options => '{\"fraction_lists_to_search\": 0.1}') AS s",
+        read="bigquery",
+    )
+    translation = translate(statement, Catalog())
+    [call] = translation.searches
+    assert translation.sql.endswith(f"FROM {call.placeholder} AS s") and "VECTOR_SEARCH" not in translation.sql
+    assert call.base.sql("bigquery") == "SELECT * FROM d.t" and call.base_table == Name("d", "t")
+    assert call.query.sql("bigquery") == "SELECT emb FROM d.photos WHERE uri = 'x'"
+    assert (call.column, call.query_column, call.top_k) == ("emb", "emb", 3)
+    assert call.distance_type is DistanceType.COSINE and call.fraction_lists_to_search == 0.1
+    assert call.column_at == {"line": 2, "column": 61} and not call.use_brute_force
+
+
+def test_a_subquery_base_has_no_table_an_index_could_serve():
+    statement = sqlglot.parse_one(
+        "SELECT * FROM VECTOR_SEARCH((SELECT * FROM d.t), 'emb', (SELECT [1.0] AS v), query_column_to_search => 'v')",
+        read="bigquery",
+    )
+    [call] = translate(statement, Catalog()).searches
+    assert call.base_table is None and call.query_column == "v" and call.top_k == 10 and call.distance_type is None
+
+
 def test_a_nested_ml_predict_is_its_input_s_business():
     inner = "ML.PREDICT(MODEL d.a, (SELECT uri FROM d.photos))"
     translation = translate(
@@ -225,6 +252,7 @@ def test_errors_point_into_the_user_s_text(bigquery, error, message):
 def test_the_passes_run_in_one_documented_order():
     assert [rule.__name__ for rule in RULES] == [
         "isolate_predictions",
+        "isolate_vector_searches",
         "resolve_tables",
         "resolve_functions",
         "rewrite_data_pseudocolumn",

@@ -33,6 +33,18 @@ def test_the_quick_start_runs(tmp_path, monkeypatch):
     namespace["eng"].close()
 
 
+def test_the_similar_photos_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(python_block("Similar photos"), str(README), "exec"), namespace)
+    similar = namespace["similar"]
+    assert list(similar.columns) == ["photo", "similar", "distance"] and len(similar) == 3
+    assert similar.similar[0] == similar.photo[0] and similar.distance.is_monotonic_increasing  # the cat first
+    indexes = namespace["eng"].query("SELECT index_name FROM my_dataset.INFORMATION_SCHEMA.VECTOR_INDEXES")
+    assert indexes.index_name.tolist() == ["photo_index"]
+    namespace["eng"].close()
+
+
 def test_the_notebook_cells_run(tmp_path, monkeypatch, shell):
     """The "In a notebook" cells, in a fresh folder, with the default workspace ``./.bqml``; then the SQL
     function example, which must give the same predictions."""

@@ -77,9 +77,10 @@ class SchemaInspector:
         """
         scope = f"bqml-inspector-{uuid.uuid4().hex[:12]}"
         schema = self.info.schema
+        note = search_note(schema.labels)
         panes = (
             ("Features", _tensor_table(schema.features)),
-            ("Labels", _tensor_table(schema.labels)),
+            ("Labels", _tensor_table(schema.labels) + (f"<p>{html.escape(note)}</p>" if note else "")),
             ("Details", self._details_html()),
         )
         tabs = "".join(_tab(scope, title, body, checked=number == 0) for number, (title, body) in enumerate(panes))
@@ -94,6 +95,8 @@ class SchemaInspector:
         lines = [f"Model {self.info.name} ({self.info.model_type})"]
         for title, specs in (("Features", schema.features), ("Labels", schema.labels)):
             lines += ["", title, *_text_table([_COLUMNS] + [_tensor_row(s) for s in specs])]
+        note = search_note(schema.labels)
+        lines += [f"  {note}"] if note else []
         lines += ["", "Details", *_text_table(self.details())]
         if schema.signature_text:
             lines += ["", "Raw signature", schema.signature_text.rstrip()]
@@ -116,6 +119,26 @@ class SchemaInspector:
             else ""
         )
         return f"<table>{rows}</table>{raw}"
+
+
+_CLASSIFIER_WORDS = ("pred", "logit", "prob", "score", "class")
+"""Label names of a classifier's scores: a vector, but not one to search by distance."""
+
+
+def search_note(labels: tuple[TensorSpec, ...]) -> str:
+    """For a feature-vector model: its vector labels can be searched (docs/behaviour.md#vector-search)."""
+    vectors = [
+        spec.name
+        for spec in labels
+        if spec.bq_type == "ARRAY<FLOAT64>" and not any(word in spec.name.lower() for word in _CLASSIFIER_WORDS)
+    ]
+    if not vectors:
+        return ""
+    name = vectors[0]
+    return (
+        f"{', '.join(vectors)}: feature vectors. Keep them with CREATE TABLE ... AS, then find the nearest rows "
+        f"with VECTOR_SEARCH(TABLE my_dataset.t, '{name}', (query), top_k => 5) (and CREATE VECTOR INDEX for speed)."
+    )
 
 
 def shape_text(shape: tuple[int | None, ...]) -> str:

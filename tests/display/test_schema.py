@@ -169,3 +169,12 @@ def test_human_size(size, text):
 @pytest.mark.parametrize(("shape", "text"), [((None, 224, 224, 3), "[-1, 224, 224, 3]"), ((), "[]")])
 def test_shape_text(shape, text):
     assert shape_text(shape) == text
+
+
+def test_a_feature_vector_model_says_its_vectors_can_be_searched(model_info):
+    features = TensorSpec("feature_vector", "float32", (None, 1024), "ARRAY<FLOAT64>")
+    info = dataclasses.replace(model_info, schema=dataclasses.replace(model_info.schema, labels=(features,)))
+    inspector = SchemaInspector(info)
+    assert "feature_vector: feature vectors" in inspector.text()
+    assert "VECTOR_SEARCH(TABLE my_dataset.t, &#x27;feature_vector&#x27;" in inspector.html()
+    assert "VECTOR_SEARCH" not in SchemaInspector(model_info).text()  # a classifier's predictions are scores

@@ -26,7 +26,7 @@ CONNECTIVITY = 32
 BUILD_BREADTH = 128
 """Candidates kept while inserting (HNSW's efConstruction)."""
 DEFAULT_BREADTH = 2048
-"""Candidates visited when the query names no fraction (see README#vector-search for recall)."""
+"""Candidates visited when the query names no fraction (README#benchmarks has its recall)."""
 
 
 def search_breadth(fraction: float | None, rows: int, top_k: int) -> int:

@@ -94,8 +94,9 @@ class VectorIndexes:
         if kind is not RelationKind.TABLE:
             raise SQLError(f"Vector indexes are built on tables; {table} is a {kind.value}", **statement.where)
         distance = _checked_options(statement.options)
-        column = _vector_column(self.con, table, statement.column, "CREATE VECTOR INDEX")
-        columns = _columns(self.con, table)
+        schema = _schema(self.con, table)  # read once: the indexed column and the stored ones
+        column = _vector_column(schema, table, statement.column, "CREATE VECTOR INDEX")
+        columns = {name.lower(): name for name in schema.names}
         for stored in statement.storing:
             if stored.lower() not in columns:
                 raise SQLError(f"CREATE VECTOR INDEX: table {table} has no column {stored!r} to store")
@@ -271,18 +272,12 @@ def _checked_options(options: dict[str, Any]) -> DistanceType:
     return distance
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: Name) -> dict[str, str]:
-    """Lower-cased name -> name, of a table's columns."""
-    return {name.lower(): name for name in _schema(con, table).names}
-
-
 def _schema(con: duckdb.DuckDBPyConnection, table: Name) -> pa.Schema:
     return con.sql(f"SELECT * FROM {table.sql()} LIMIT 0").to_arrow_table().schema
 
 
-def _vector_column(con: duckdb.DuckDBPyConnection, table: Name, column: str, what: str) -> str:
+def _vector_column(schema: pa.Schema, table: Name, column: str, what: str) -> str:
     """The column's name as stored, refused unless it is an ARRAY of numbers."""
-    schema = _schema(con, table)
     found = next((field for field in schema if field.name.lower() == column.lower()), None)
     if found is None:
         raise SQLError(f"{what}: table {table} has no column {column!r}; its columns: {', '.join(schema.names)}")
@@ -321,7 +316,7 @@ def table_replaced(con: duckdb.DuckDBPyConnection, table: Name) -> None:
     rebuilt before it is next searched; any other is dropped (there is nothing left to index)."""
     for index in _indexes(con, _BY_TABLE, list(table.key)):
         try:
-            _vector_column(con, table, index.column, "")
+            _vector_column(_schema(con, table), table, index.column, "")
         except (SQLError, duckdb.Error):
             _forget(con, index)
     table_changed(con, table)
